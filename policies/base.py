@@ -1,0 +1,112 @@
+"""The policy seam: a policy turns a tier's chain into a plan.
+
+A ``Plan`` is the deployments in the order to try them, plus the ones left out with a reason
+each. Policies never see HTTP or the router; they read ``StatsRegistry`` (live, in-memory
+statistics per deployment) and the candidates' static facts (price, context window).
+
+Policies compose in the manner of tenacity's strategies: ``health() | bandit()`` runs
+``health`` first and lets ``bandit`` order what it kept; a plain function
+``(chain, ctx, stats) -> Plan`` is accepted wherever a policy is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from policies.stats import StatsRegistry
+
+__all__ = ["Candidate", "Plan", "PlanContext", "Policy", "PolicyFn", "as_policy", "chain_policies"]
+
+
+@runtime_checkable
+class Candidate(Protocol):
+    """What a policy knows of a deployment. The router's ``Deployment`` satisfies it."""
+
+    key: str  # "provider/model" or the configured deployment name
+    provider: str
+    model: str
+    input_price_per_mtok: float
+    output_price_per_mtok: float
+    context_window: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanContext:
+    """What the router knows of the call when it asks for a plan."""
+
+    tier: str
+    task_type: str
+    now: float  # seconds on the router's clock (wall time, virtual in the simulator)
+    objective: str = "reliability"  # "reliability" | "latency" | "cost"
+    cost_cap: float | None = None  # dollars per call, for the "cost" objective
+    input_tokens: int = 0  # estimate for the request, for cost and context-window checks
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Deployments to try, in order, and the ones skipped with a reason each."""
+
+    order: tuple[Any, ...]
+    skipped: tuple[tuple[Any, str], ...] = ()
+    policy: str = "static"
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def keys(self) -> list[str]:
+        return [c.key for c in self.order]
+
+
+class Policy(Protocol):
+    """A routing policy: ``plan`` must be cheap (it runs on every call) and never skip every
+    deployment of a non-empty chain."""
+
+    name: str
+
+    def plan(self, chain: Sequence[Any], ctx: PlanContext, stats: StatsRegistry) -> Plan: ...
+
+
+PolicyFn = Callable[[Sequence[Any], PlanContext, "StatsRegistry"], Plan]
+
+
+class _FnPolicy:
+    __slots__ = ("name", "_fn")
+
+    def __init__(self, fn: PolicyFn, name: str | None = None) -> None:
+        self._fn = fn
+        self.name = name or getattr(fn, "__name__", "custom")
+
+    def plan(self, chain: Sequence[Any], ctx: PlanContext, stats: StatsRegistry) -> Plan:
+        return self._fn(chain, ctx, stats)
+
+    def __or__(self, other: Any) -> Any:
+        return chain_policies(self, as_policy(other))
+
+
+def as_policy(obj: Any) -> Policy:
+    """Accept a policy object or a plain ``(chain, ctx, stats) -> Plan`` function."""
+    if hasattr(obj, "plan"):
+        return obj  # type: ignore[no-any-return]
+    if callable(obj):
+        return _FnPolicy(obj)
+    raise TypeError(f"not a policy: {obj!r} (needs a .plan(chain, ctx, stats) method or to be callable)")
+
+
+def chain_policies(first: Policy, second: Policy) -> Policy:
+    """``first | second``: ``first`` filters and orders, ``second`` re-orders what ``first`` kept.
+
+    Skips from both are kept; if ``second`` would skip everything ``first`` kept, its skips are
+    ignored so a chain is never emptied.
+    """
+
+    def plan(chain: Sequence[Any], ctx: PlanContext, stats: StatsRegistry) -> Plan:
+        p1 = first.plan(chain, ctx, stats)
+        p2 = second.plan(p1.order, ctx, stats)
+        order = p2.order if p2.order else p1.order
+        skipped = p1.skipped + (p2.skipped if p2.order else ())
+        notes = {**p1.notes, **p2.notes}
+        return Plan(order=order, skipped=skipped, policy=f"{first.name}|{second.name}", notes=notes)
+
+    return _FnPolicy(plan, name=f"{first.name}|{second.name}")

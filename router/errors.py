@@ -1,0 +1,200 @@
+"""Errors raised by attune-router.
+
+Exception tree::
+
+    AttuneError
+     ├── ConfigError (ValueError)             bad configuration: names the key and the file
+     ├── InvalidRequestError (ValueError)     bad call arguments: names the argument
+     │    └── UnknownModelError (LookupError) ``model=`` is neither a tier nor a deployment
+     ├── ProviderError                         one attempt at one deployment failed
+     │    ├── RateLimitedError                 429                      error_type "rate_limited"
+     │    ├── OverloadedError                  529, 503                 "overloaded"
+     │    ├── ServerError                      other 5xx                "server_error"
+     │    ├── ProviderTimeoutError             connect/read timeout     "timeout"
+     │    ├── ConnectionFailedError            reset, refused, DNS      "connection"
+     │    ├── InvalidResponseError             unparsable/truncated     "invalid_response"
+     │    ├── AuthError                        401, 403                 "auth"
+     │    ├── ContextLengthError               400 context too long     "context_length"
+     │    ├── BadRequestError                  other 400, 404, 422      "bad_request"
+     │    └── CircuitOpenError                 breaker open, not sent   "circuit_open"
+     └── RoutingError                          a routed call failed; carries every attempt
+
+``ProviderError`` messages never contain the API key or prompt text: adapters build them
+from the status code and the provider's error code/message only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from telemetry.records import AttemptRecord, LLMCallRecord
+
+__all__ = [
+    "AttuneError",
+    "AuthError",
+    "BadRequestError",
+    "CircuitOpenError",
+    "ConfigError",
+    "ConnectionFailedError",
+    "ContextLengthError",
+    "InvalidRequestError",
+    "InvalidResponseError",
+    "OverloadedError",
+    "ProviderError",
+    "ProviderTimeoutError",
+    "RateLimitedError",
+    "RoutingError",
+    "ServerError",
+    "UnknownModelError",
+    "error_class_for",
+]
+
+
+class AttuneError(Exception):
+    """Base of every error this library raises."""
+
+
+class ConfigError(AttuneError, ValueError):
+    """A configuration value is missing or wrong; the message names the key and its source."""
+
+    def __init__(self, message: str, *, key: str | None = None, source: str | None = None) -> None:
+        where = ""
+        if key:
+            where += f" (key {key!r}"
+            where += f" in {source})" if source else ")"
+        elif source:
+            where += f" (in {source})"
+        super().__init__(message + where)
+        self.key = key
+        self.source = source
+
+
+class InvalidRequestError(AttuneError, ValueError):
+    """A call argument is wrong; nothing was sent."""
+
+    def __init__(self, message: str, *, argument: str | None = None) -> None:
+        super().__init__(message)
+        self.argument = argument
+
+
+class UnknownModelError(InvalidRequestError, LookupError):
+    """``model=`` names neither a configured tier nor a deployment."""
+
+
+class ProviderError(AttuneError):
+    """One attempt failed. ``error_type`` is the taxonomy name stored in telemetry."""
+
+    error_type = "server_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        deployment: str | None = None,
+        spend_limit: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+        self.deployment = deployment
+        self.spend_limit = spend_limit
+
+    def __str__(self) -> str:
+        parts = [self.error_type]
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.deployment:
+            parts.append(f"from {self.deployment}")
+        head = " ".join(parts)
+        return f"{head}: {self.message}" if self.message else head
+
+
+class RateLimitedError(ProviderError):
+    error_type = "rate_limited"
+
+
+class OverloadedError(ProviderError):
+    error_type = "overloaded"
+
+
+class ServerError(ProviderError):
+    error_type = "server_error"
+
+
+class ProviderTimeoutError(ProviderError):
+    error_type = "timeout"
+
+
+class ConnectionFailedError(ProviderError):
+    error_type = "connection"
+
+
+class InvalidResponseError(ProviderError):
+    error_type = "invalid_response"
+
+
+class AuthError(ProviderError):
+    error_type = "auth"
+
+
+class ContextLengthError(ProviderError):
+    error_type = "context_length"
+
+
+class BadRequestError(ProviderError):
+    error_type = "bad_request"
+
+
+class CircuitOpenError(ProviderError):
+    error_type = "circuit_open"
+
+
+_BY_TYPE: dict[str, type[ProviderError]] = {
+    c.error_type: c
+    for c in (
+        RateLimitedError,
+        OverloadedError,
+        ServerError,
+        ProviderTimeoutError,
+        ConnectionFailedError,
+        InvalidResponseError,
+        AuthError,
+        ContextLengthError,
+        BadRequestError,
+        CircuitOpenError,
+    )
+}
+
+
+def error_class_for(error_type: str) -> type[ProviderError]:
+    """The ``ProviderError`` subclass for a taxonomy name (``KeyError`` for an unknown name)."""
+    try:
+        return _BY_TYPE[error_type]
+    except KeyError:
+        raise KeyError(f"unknown error_type {error_type!r}; known: {sorted(_BY_TYPE)}") from None
+
+
+class RoutingError(AttuneError):
+    """A routed call failed. ``attempts`` holds every attempt made (and every skip), in order;
+    ``record`` is the telemetry record written for the call."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_type: str,
+        call_id: str,
+        attempts: list[AttemptRecord],
+        record: LLMCallRecord | None = None,
+        last_error: BaseException | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.call_id = call_id
+        self.attempts = attempts
+        self.record = record
+        self.last_error = last_error

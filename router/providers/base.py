@@ -1,0 +1,52 @@
+"""The provider seam: one adapter per wire format, each turning a ``ProviderRequest`` into a
+``ProviderResponse`` or raising a ``ProviderError`` subclass with the right ``error_type``.
+
+An adapter does one attempt and never retries: retries, breakers and fallback belong to the
+router. ``timeout`` is the time left for this attempt; an adapter that enforces it exactly
+sets ``enforces_timeout = True`` and the router then skips its own timer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["Provider", "ProviderRequest", "ProviderResponse"]
+
+
+@dataclass(slots=True)
+class ProviderRequest:
+    """A chat request addressed to one deployment (``model`` is the provider's model name)."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    params: dict[str, Any] = field(default_factory=dict)
+    task_type: str = ""
+    input_tokens_estimate: int = 0
+
+
+@dataclass(slots=True)
+class ProviderResponse:
+    """What an adapter got back, in a provider-neutral shape."""
+
+    content: str | None
+    input_tokens: int
+    output_tokens: int
+    finish_reason: str | None = "stop"
+    response_id: str | None = None
+    model: str | None = None  # the model the provider says served it
+    ttft_s: float | None = None
+    message: dict[str, Any] | None = None  # full assistant message (tool calls etc.) if any
+    http_status: int | None = 200
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """An adapter for one provider API. ``name`` is the provider family ("openai", ...)."""
+
+    name: str
+    enforces_timeout: bool
+
+    async def send(self, request: ProviderRequest, *, timeout: float) -> ProviderResponse: ...
+
+    async def aclose(self) -> None: ...
