@@ -1,0 +1,38 @@
+"""Built-in policies by name, for config files (``policy: adaptive``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["get_policy", "policy_names", "register_policy"]
+
+_FACTORIES: dict[str, Callable[..., Any]] = {}
+
+
+def register_policy(name: str, factory: Callable[..., Any]) -> None:
+    """Make ``factory(**options)`` available as ``policy: <name>`` in config files."""
+    _FACTORIES[name] = factory
+
+
+def policy_names() -> list[str]:
+    _load_builtins()
+    return sorted(_FACTORIES)
+
+
+def get_policy(name: str, **options: Any) -> Any:
+    """A new policy object for a built-in or registered name."""
+    _load_builtins()
+    try:
+        factory = _FACTORIES[name]
+    except KeyError:
+        raise ValueError(f"unknown policy {name!r}; known: {sorted(_FACTORIES)}") from None
+    return factory(**options)
+
+
+def _load_builtins() -> None:
+    if "static" in _FACTORIES:
+        return
+    from policies.static import StaticPolicy
+
+    register_policy("static", StaticPolicy)

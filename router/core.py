@@ -1,0 +1,704 @@
+"""The call path: plan the chain, then try deployments in order, each behind its breaker and
+inside a retry loop, all within one deadline; fill one telemetry record per call.
+
+::
+
+    Router.acompletion(model="capable", messages=[...], task_type="code_review")
+      -> policy.plan(chain, context, stats)       order + skipped, each with a reason
+      -> for each deployment, within the deadline:
+           Retry-After window / breaker gate       skipped at once, recorded
+             attempt loop (tenacity strategies)    per-error rules, backoff, retry budget
+               adapter.send()                      one HTTP request (or a simulated one)
+      -> LLMCallRecord -> sink.submit() (never blocks) and live statistics
+      <- ChatCompletion, or RoutingError carrying every attempt
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+import pybreaker
+
+from policies.base import Plan, PlanContext, as_policy
+from policies.stats import StatsRegistry
+from router.clock import Clock, SystemClock
+from router.deployment import Deployment, Tier
+from router.errors import (
+    CircuitOpenError,
+    InvalidRequestError,
+    InvalidResponseError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitedError,
+    RoutingError,
+    UnknownModelError,
+)
+from router.providers.base import ProviderRequest, ProviderResponse
+from router.resilience.breaker import DeploymentBreaker
+from router.resilience.retry import RetryBudget, RetryPolicy, new_retry_state, set_failure, wait_jittered_backoff
+from router.response import ChatCompletion, Choice, CompletionUsage, Message
+from router.settings import RouterSettings
+from telemetry.records import AttemptRecord, LLMCallRecord, SkippedDeployment
+
+__all__ = ["RecordSink", "Router"]
+
+log = logging.getLogger("attune.router")
+_UTC = timezone.utc
+_fromts = datetime.fromtimestamp
+
+
+class RecordSink(Protocol):
+    """Where finished records go: ``TelemetryBackend``, ``MemorySink`` or your own."""
+
+    def submit(self, record: LLMCallRecord) -> None: ...
+
+
+class _Runtime:
+    """Per-deployment resilience state shared by every call of a router."""
+
+    __slots__ = ("deployment", "breaker", "budget", "timeout")
+
+    def __init__(self, deployment: Deployment, breaker: DeploymentBreaker, budget: RetryBudget, timeout: float) -> None:
+        self.deployment = deployment
+        self.breaker = breaker
+        self.budget = budget
+        self.timeout = timeout
+
+
+class _AttemptTimer:
+    """Cancels the attempt's task when its timeout passes (cheaper than ``asyncio.timeout``)."""
+
+    __slots__ = ("task", "fired")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.fired = False
+
+    def __call__(self) -> None:
+        self.fired = True
+        self.task.cancel()
+
+
+def _resolve_policy(spec: Any) -> Any:
+    if isinstance(spec, str):
+        from policies import get_policy
+
+        return get_policy(spec)
+    return as_policy(spec)
+
+
+def _estimate_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
+    n = 0
+    for m in messages:
+        c = m.get("content")
+        if isinstance(c, str):
+            n += len(c)
+        elif isinstance(c, list):
+            for part in c:
+                if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+                    n += len(part["text"])
+    return n // 4 + 1
+
+
+class Router:
+    """Routes chat calls over tiers of deployments. Build it once and share it.
+
+    ``deployments`` and ``tiers`` describe what to call; ``telemetry`` receives one record per
+    call; ``clock`` and ``rng`` are injectable (tests and the simulator use virtual time and a
+    seed). ``breaker_listeners`` are pybreaker listeners attached to every deployment's breaker.
+    """
+
+    def __init__(
+        self,
+        *,
+        deployments: Iterable[Deployment],
+        tiers: Iterable[Tier] | Mapping[str, Tier] = (),
+        telemetry: RecordSink | None = None,
+        settings: RouterSettings | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        stats: StatsRegistry | None = None,
+        retry: RetryPolicy | None = None,
+        breaker_listeners: Iterable[pybreaker.CircuitBreakerListener] = (),
+        hooks: Iterable[Callable[[LLMCallRecord], None]] = (),
+    ) -> None:
+        self.settings = settings or RouterSettings()
+        self.clock: Clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self.stats = stats or StatsRegistry()
+        self.telemetry = telemetry
+        self.hooks = list(hooks)
+        s = self.settings
+        if retry is None:
+            from tenacity import stop_after_attempt
+
+            retry = RetryPolicy(
+                stop=stop_after_attempt(s.max_attempts_per_deployment),
+                wait=wait_jittered_backoff(s.backoff_initial_s, s.backoff_max_s, rng=self.rng),
+            )
+        self.retry = retry
+        listeners = tuple(breaker_listeners)
+
+        self.deployments: dict[str, Deployment] = {}
+        self._rt: dict[str, _Runtime] = {}
+        for d in deployments:
+            if d.key in self.deployments:
+                raise ValueError(f"deployment {d.key!r} is defined twice")
+            self.deployments[d.key] = d
+            breaker = DeploymentBreaker(
+                d.key,
+                s.breaker,
+                clock_time=self.clock.time,
+                rng=self.rng,
+                listeners=listeners,
+                on_change=self._on_breaker_change,
+            )
+            budget = RetryBudget(s.retry_budget_tokens, s.retry_budget_ratio)
+            self._rt[d.key] = _Runtime(d, breaker, budget, d.attempt_timeout_s or s.attempt_timeout_s)
+        if not self.deployments:
+            raise ValueError("a router needs at least one deployment")
+
+        tier_list = list(tiers.values()) if isinstance(tiers, Mapping) else list(tiers)
+        self.tiers: dict[str, Tier] = {}
+        self._chains: dict[str, list[Deployment]] = {}
+        self._policies: dict[str, tuple[Any, dict[str, Any]]] = {}
+        for t in tier_list:
+            self.add_tier(t)
+        self._ids = itertools.count(1)
+        self._id_prefix = "%08x" % self.rng.getrandbits(32) if rng is not None else os.urandom(4).hex()
+        self._cooldown: dict[str, float] = {}
+
+    # -- configuration ------------------------------------------------------------------
+    def add_tier(self, tier: Tier) -> None:
+        """Add (or replace) a tier; every deployment in its chain must exist."""
+        for key in tier.chain:
+            if key not in self.deployments:
+                raise ValueError(
+                    f"tier {tier.name!r} names unknown deployment {key!r}; known: {sorted(self.deployments)}"
+                )
+        if tier.name in self.deployments and tier.chain != [tier.name]:
+            raise ValueError(f"tier name {tier.name!r} clashes with a deployment key")
+        self.tiers[tier.name] = tier
+        self._chains[tier.name] = [self.deployments[k] for k in tier.chain]
+        by_task = {task: _resolve_policy(p) for task, p in tier.policies_by_task.items()}
+        self._policies[tier.name] = (_resolve_policy(tier.policy), by_task)
+
+    def _tier_for(self, model: str) -> Tier:
+        tier = self.tiers.get(model)
+        if tier is not None:
+            return tier
+        if model in self.deployments:
+            self.add_tier(Tier(name=model, chain=[model]))
+            return self.tiers[model]
+        raise UnknownModelError(
+            f"model {model!r} is neither a tier ({sorted(self.tiers)}) nor a deployment ({sorted(self.deployments)})",
+            argument="model",
+        )
+
+    def breaker(self, key: str) -> DeploymentBreaker:
+        """The breaker of deployment ``key``."""
+        return self._rt[key].breaker
+
+    def budget(self, key: str) -> RetryBudget:
+        return self._rt[key].budget
+
+    def cooldown_until(self, key: str) -> float:
+        """Wall time until which ``key`` is held back by a Retry-After (0 when not)."""
+        return self._cooldown.get(key, 0.0)
+
+    def set_cooldown(self, key: str, until: float, reason: str = "retry_after") -> None:
+        """Hold ``key`` back until ``until`` (wall clock) for every caller of this router."""
+        if until > self._cooldown.get(key, 0.0):
+            self._cooldown[key] = until
+            self.stats.set_cooldown(key, until, reason)
+
+    def _on_breaker_change(self, key: str, state: str, open_until: float) -> None:
+        self.stats.set_breaker(key, state, open_until)
+        log.info("breaker %s -> %s", key, state)
+
+    # -- planning -----------------------------------------------------------------------
+    def plan(self, model: str, *, task_type: str = "default", input_tokens: int = 0) -> Plan:
+        """The plan the tier's policy makes right now (what a call would try, in order)."""
+        tier = self._tier_for(model)
+        return self._plan(tier, task_type, self.clock.time(), input_tokens)
+
+    def _plan(self, tier: Tier, task_type: str, now: float, input_tokens: int) -> Plan:
+        policy, by_task = self._policies[tier.name]
+        if by_task:
+            policy = by_task.get(task_type, policy)
+        ctx = PlanContext(tier.name, task_type, now, tier.objective, tier.cost_cap, input_tokens)
+        plan = policy.plan(self._chains[tier.name], ctx, self.stats)
+        if not plan.order:
+            raise RuntimeError(f"policy {getattr(policy, 'name', policy)!r} skipped every deployment of tier {tier.name!r}")
+        return plan
+
+    # -- the call -----------------------------------------------------------------------
+    async def acompletion(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        task_type: str = "default",
+        tags: Mapping[str, str] | None = None,
+        deadline_s: float | None = None,
+        **params: Any,
+    ) -> ChatCompletion:
+        """Route one chat completion; see the module docstring for the path it takes."""
+        if not isinstance(model, str) or not model:
+            raise InvalidRequestError(f"model must be a tier or deployment name, got {model!r}", argument="model")
+        if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)) or not messages:
+            raise InvalidRequestError(
+                f"messages must be a non-empty list of {{'role': ..., 'content': ...}} dicts, got {type(messages).__name__}"
+                + (" of length 0" if isinstance(messages, Sequence) and not messages else ""),
+                argument="messages",
+            )
+        for i, m in enumerate(messages):
+            if (type(m) is not dict and not isinstance(m, Mapping)) or type(m.get("role")) is not str:
+                raise InvalidRequestError(f"messages[{i}] must be a dict with a string 'role'", argument=f"messages[{i}]")
+        if params.get("stream"):
+            raise InvalidRequestError("stream=True is not supported yet by attune-router", argument="stream")
+        if deadline_s is not None and (not isinstance(deadline_s, (int, float)) or deadline_s <= 0):
+            raise InvalidRequestError(f"deadline_s must be a number > 0, got {deadline_s!r}", argument="deadline_s")
+        tier = self._tier_for(model)
+        clock = self.clock
+        t0 = clock.monotonic()
+        now = clock.time()
+        deadline = t0 + (deadline_s or self.settings.deadline_s)
+        est_tokens = _estimate_tokens(messages)
+        plan = self._plan(tier, task_type, now, est_tokens)
+        call = _Call(self, tier, plan, task_type, tags, messages, params, est_tokens, t0, now, deadline)
+        return await call.run()
+
+    # -- explanation --------------------------------------------------------------------
+    def explain(self, model: str, *, task_type: str = "default") -> dict[str, Any]:
+        """The current order for a tier with the numbers and reasons behind it."""
+        plan = self.plan(model, task_type=task_type)
+        now = self.clock.time()
+        rows = []
+        for d in self._chains[self._tier_for(model).name]:
+            st = self.stats.get(d.key)
+            br = self._rt[d.key].breaker
+            rows.append(
+                {
+                    "deployment": d.key,
+                    "breaker": br.state,
+                    "open_for_s": max(br.open_until - now, 0.0) if br.state != "closed" else 0.0,
+                    "cooldown_for_s": max(self._cooldown.get(d.key, 0.0) - now, 0.0),
+                    "success_rate": round(st.success_rate(), 4),
+                    "attempts_weight": round(st.attempts, 2),
+                    "latency_ewma_ms": None if st.latency_ewma_s is None else round(st.latency_ewma_s * 1000, 1),
+                    "price_in_out_per_mtok": (d.input_price_per_mtok, d.output_price_per_mtok),
+                    "misconfigured": st.misconfigured,
+                }
+            )
+        return {
+            "tier": model,
+            "task_type": task_type,
+            "policy": plan.policy,
+            "order": plan.keys(),
+            "skipped": [{"deployment": c.key, "reason": r} for c, r in plan.skipped],
+            "notes": dict(plan.notes),
+            "deployments": rows,
+        }
+
+    async def aclose(self) -> None:
+        """Close the adapters (HTTP connection pools) of every deployment."""
+        for d in self.deployments.values():
+            close = getattr(d.adapter, "aclose", None)
+            if close is not None:
+                await close()
+
+
+class _Call:
+    """One call's walk down the chain. Kept as an object so the path reads top to bottom."""
+
+    __slots__ = (
+        "r",
+        "tier",
+        "plan",
+        "task_type",
+        "tags",
+        "messages",
+        "params",
+        "est_tokens",
+        "t0",
+        "started",
+        "deadline",
+        "call_id",
+        "attempts",
+        "tried",
+        "skipped",
+        "retries",
+        "last_exc",
+        "min_context",
+        "sent_any",
+        "last_key",
+        "n_skipped",
+        "started_dt",
+    )
+
+    def __init__(
+        self,
+        r: Router,
+        tier: Tier,
+        plan: Plan,
+        task_type: str,
+        tags: Mapping[str, str] | None,
+        messages: Sequence[Mapping[str, Any]],
+        params: dict[str, Any],
+        est_tokens: int,
+        t0: float,
+        started: float,
+        deadline: float,
+    ) -> None:
+        self.r = r
+        self.tier = tier
+        self.plan = plan
+        self.task_type = task_type
+        self.tags = dict(tags) if tags else {}
+        self.messages = messages
+        self.params = params
+        self.est_tokens = est_tokens
+        self.t0 = t0
+        self.started = started
+        self.deadline = deadline
+        self.call_id = f"{r._id_prefix}-{next(r._ids):x}"
+        self.attempts: list[AttemptRecord] = []
+        self.tried: list[str] = []
+        self.skipped: list[SkippedDeployment] = [SkippedDeployment(c.key, reason) for c, reason in plan.skipped]
+        self.retries = 0
+        self.last_exc: BaseException | None = None
+        self.min_context: int | None = None
+        self.sent_any = False
+        self.last_key: str | None = None
+        self.n_skipped = 0
+        self.started_dt = _fromts(started, _UTC)
+
+    async def run(self) -> ChatCompletion:
+        r = self.r
+        order: list[Deployment] = list(self.plan.order)
+        # deployments the policy demoted are still tried, last, before failing the caller
+        order.extend(c for c, reason in self.plan.skipped if c not in order)
+        held_back: list[tuple[float, str, Deployment]] = []
+        try:
+            for dep in order:
+                result = await self._try_deployment(dep, held_back, forced=False)
+                if result is not None:
+                    return result
+                if self._stop_now():
+                    break
+            if not self.sent_any and held_back and r.settings.probe_when_all_open and not self._stop_now():
+                # every deployment was held back: try the one likeliest to have recovered
+                held_back.sort(key=lambda x: x[0])
+                until, why, dep = held_back[0]
+                wait = until - r.clock.time()
+                if why == "retry_after" and wait > 0:
+                    if wait > r.settings.max_retry_after_s or r.clock.monotonic() + wait >= self.deadline:
+                        raise self._finish_failure(None, None, raise_error=True)  # type: ignore[misc]
+                    await r.clock.sleep(wait)
+                result = await self._try_deployment(dep, [], forced=True)
+                if result is not None:
+                    return result
+        except asyncio.CancelledError:
+            self._finish_failure("cancelled", "the caller cancelled the call", raise_error=False)
+            raise
+        raise self._finish_failure(None, None, raise_error=True)  # type: ignore[misc]
+
+    def _stop_now(self) -> bool:
+        exc = self.last_exc
+        if isinstance(exc, ProviderError):
+            rule = self.tier.rules.get(exc.error_type)
+            if rule is not None and not rule.fallback:
+                return True
+        return self.r.clock.monotonic() >= self.deadline
+
+    def _skip(self, dep: Deployment, position: int, reason: str, error_type: str) -> None:
+        self.n_skipped += 1
+        self.skipped.append(SkippedDeployment(dep.key, reason))
+        self.attempts.append(
+            AttemptRecord(
+                call_id=self.call_id,
+                position=position,
+                retry_number=0,
+                deployment=dep.key,
+                provider=dep.provider,
+                model=dep.model,
+                outcome="skipped",
+                error_type=error_type,
+                latency_ms=0.0,
+                started_at=_fromts(self.r.clock.time(), _UTC),
+            )
+        )
+
+    async def _try_deployment(
+        self, dep: Deployment, held_back: list[tuple[float, str, Deployment]], *, forced: bool
+    ) -> ChatCompletion | None:
+        r = self.r
+        clock = r.clock
+        key = dep.key
+        rt = r._rt[key]
+        position = len(self.tried) + self.n_skipped
+        if self.min_context is not None and (dep.context_window or 0) <= self.min_context:
+            self._skip(dep, position, "context window too small", "context_length")
+            return None
+        now = clock.time()
+        breaker = rt.breaker
+        if forced:
+            probe = breaker.force_probe()
+        else:
+            cool = r._cooldown.get(key)
+            if cool is not None and cool > now:
+                self._skip(dep, position, f"retry_after ({cool - now:.1f}s left)", "rate_limited")
+                held_back.append((cool, "retry_after", dep))
+                self.last_exc = RateLimitedError(f"held back by Retry-After for {cool - now:.1f}s", deployment=key)
+                return None
+            try:
+                probe = breaker.admit(now)
+            except CircuitOpenError as exc:
+                self._skip(dep, position, "circuit_open", "circuit_open")
+                held_back.append((breaker.open_until, "circuit_open", dep))
+                self.last_exc = exc
+                return None
+
+        self.tried.append(key)
+        self.last_key = key
+        msgs = self.messages
+        request = ProviderRequest(dep.model, msgs if type(msgs) is list else list(msgs), self.params, self.task_type, self.est_tokens)
+        adapter = dep.adapter
+        rules = self.tier.rules
+        state = None
+        retry_number = 0
+        while True:
+            remaining = self.deadline - clock.monotonic()
+            if remaining <= 0:
+                breaker.on_neutral(probe)
+                return None
+            timeout = rt.timeout if rt.timeout < remaining else remaining
+            a0 = clock.monotonic()
+            started = clock.time()
+            self.sent_any = True
+            try:
+                if adapter.enforces_timeout:
+                    resp = await adapter.send(request, timeout=timeout)
+                else:
+                    loop = asyncio.get_running_loop()
+                    timer = _AttemptTimer(asyncio.current_task())  # type: ignore[arg-type]
+                    handle = loop.call_at(loop.time() + timeout, timer)
+                    try:
+                        resp = await adapter.send(request, timeout=timeout)
+                    except asyncio.CancelledError:
+                        if timer.fired and timer.task.uncancel() == 0:
+                            raise ProviderTimeoutError(f"no answer within {timeout:.3f}s", deployment=key) from None
+                        raise
+                    finally:
+                        handle.cancel()
+            except ProviderError as exc:
+                err: ProviderError = exc
+            except asyncio.CancelledError:
+                breaker.on_neutral(probe)
+                self._attempt(dep, position, retry_number, "cancelled", "cancelled", None, clock.monotonic() - a0, started)
+                raise
+            except Exception as exc:  # noqa: BLE001 - an adapter bug must not escape as a raw error
+                log.warning("adapter for %s raised %s; treated as invalid_response", key, type(exc).__name__)
+                err = InvalidResponseError(f"adapter raised {type(exc).__name__}", deployment=key)
+            else:
+                latency = clock.monotonic() - a0
+                breaker.on_success(probe)
+                rt.budget.on_success()
+                r.stats.observe(key, True, None, latency, started + latency)
+                self._attempt(dep, position, retry_number, "success", None, resp.http_status, latency, started)
+                return self._finish_success(dep, resp)
+
+            # -- a failed attempt --------------------------------------------------------
+            latency = clock.monotonic() - a0
+            if err.deployment is None:
+                err.deployment = key
+            etype = err.error_type
+            self.last_exc = err
+            self._attempt(dep, position, retry_number, "error", etype, err.status, latency, started)
+            now = started + latency
+            r.stats.observe(key, False, etype, latency, now)
+            rule = rules.get(etype)
+            if rule is None or rule.breaker:
+                breaker.on_failure(err, probe)
+                rt.budget.on_failure()
+            else:
+                breaker.on_neutral(probe)
+            probe = False
+            if etype == "auth":
+                r.stats.flag_misconfigured(key, f"auth failed (HTTP {err.status})")
+                log.warning("deployment %s rejected our credentials (HTTP %s): check its API key", key, err.status)
+            elif etype == "context_length":
+                self.min_context = max(dep.context_window or self.est_tokens, self.min_context or 0)
+            if rule is not None and not rule.fallback and not rule.retry:
+                return None
+            wait_retry_after = False
+            if etype == "rate_limited":
+                if err.spend_limit:
+                    r.set_cooldown(key, now + r.settings.max_retry_after_s, "spend_limit")
+                    return None
+                if err.retry_after is not None:
+                    r.set_cooldown(key, now + err.retry_after, "retry_after")
+                    # honour it here only when nothing else in the chain can take the call
+                    if self._others_available(dep) or err.retry_after > r.settings.max_retry_after_s:
+                        return None
+                    wait_retry_after = True
+            # -- retry here, or move on? -------------------------------------------------
+            if state is None:
+                state = new_retry_state(a0, rules)
+            set_failure(state, err, now)
+            delay = r.retry.next_delay(state)
+            if delay is None:
+                return None
+            if wait_retry_after:
+                delay = max(delay, err.retry_after or 0.0)
+            if not rt.budget.allows_retry():
+                return None
+            if clock.monotonic() + delay >= self.deadline:
+                return None
+            if delay > 0:
+                await clock.sleep(delay)
+            try:
+                probe = breaker.admit(clock.time())
+            except CircuitOpenError:
+                return None
+            state.prepare_for_next_attempt()
+            state.idle_for += delay
+            retry_number += 1
+            self.retries += 1
+
+    def _others_available(self, current: Deployment) -> bool:
+        r = self.r
+        now = r.clock.time()
+        for c in itertools.chain(self.plan.order, (c for c, _ in self.plan.skipped)):
+            if c is current or c.key in self.tried:
+                continue
+            if r._cooldown.get(c.key, 0.0) > now:
+                continue
+            br = r._rt[c.key].breaker
+            if br.state == "closed" or (br.open_until <= now and not br.probe_in_flight):
+                return True
+        return False
+
+    def _attempt(
+        self,
+        dep: Deployment,
+        position: int,
+        retry_number: int,
+        outcome: str,
+        error_type: str | None,
+        status: int | None,
+        latency_s: float,
+        started: float,
+    ) -> None:
+        self.attempts.append(
+            AttemptRecord(
+                self.call_id,
+                position,
+                retry_number,
+                dep.key,
+                dep.provider,
+                dep.model,
+                outcome,
+                error_type,
+                status,
+                latency_s * 1000.0,
+                self.started_dt if started - self.started < 0.001 else _fromts(started, _UTC),
+            )
+        )
+
+    def _base_record(self, dep: Deployment) -> LLMCallRecord:
+        first = self.plan.order[0]
+        fallback = dep is not first
+        rec = LLMCallRecord(
+            call_id=self.call_id,
+            timestamp=self.started_dt,
+            provider=dep.provider,
+            model=dep.model,
+            tier=self.tier.name,
+            task_type=self.task_type,
+            latency_ms=int((self.r.clock.monotonic() - self.t0) * 1000),
+            fallback_used=fallback,
+            fallback_chain=self.tried,
+            original_provider=first.provider if fallback else None,
+            original_model=first.model if fallback else None,
+            retry_count=self.retries,
+            circuit_breaker_state=self.r._rt[dep.key].breaker.state,
+            deployment=dep.key,
+            policy=self.plan.policy,
+            plan_order=[c.key for c in self.plan.order],
+            skipped=self.skipped,
+            tags=self.tags,
+            attempts=self.attempts,
+        )
+        return rec
+
+    def _emit(self, rec: LLMCallRecord) -> None:
+        r = self.r
+        sink = r.telemetry
+        if sink is not None:
+            sink.submit(rec)
+        for hook in r.hooks:
+            try:
+                hook(rec)
+            except Exception:  # noqa: BLE001 - a hook must never fail a call
+                log.exception("telemetry hook %r failed", hook)
+
+    def _finish_success(self, dep: Deployment, resp: ProviderResponse) -> ChatCompletion:
+        rec = self._base_record(dep)
+        rec.input_tokens = resp.input_tokens
+        rec.output_tokens = resp.output_tokens
+        rec.cost = dep.cost(resp.input_tokens, resp.output_tokens)
+        rec.request_id = resp.response_id
+        if resp.ttft_s is not None:
+            rec.ttft_ms = int(resp.ttft_s * 1000)
+        self._emit(rec)
+        msg = resp.message
+        message = (
+            Message(role="assistant", content=resp.content)
+            if msg is None
+            else Message(role=msg.get("role", "assistant"), content=msg.get("content"), tool_calls=msg.get("tool_calls"))
+        )
+        return ChatCompletion(
+            id=resp.response_id or f"chatcmpl-{self.call_id}",
+            created=int(self.started),
+            model=resp.model or dep.model,
+            choices=[Choice(0, message, resp.finish_reason)],
+            usage=CompletionUsage(resp.input_tokens, resp.output_tokens, resp.input_tokens + resp.output_tokens),
+            provider=dep.provider,
+            deployment=dep.key,
+            call_id=self.call_id,
+            fallback_used=rec.fallback_used,
+            retry_count=self.retries,
+        )
+
+    def _finish_failure(self, error_type: str | None, message: str | None, *, raise_error: bool) -> RoutingError | None:
+        r = self.r
+        dep = r.deployments[self.last_key] if self.last_key else self.plan.order[0]
+        exc = self.last_exc
+        if error_type is None:
+            if isinstance(exc, ProviderError) and self.sent_any:
+                error_type = exc.error_type
+            elif not self.sent_any:
+                error_type = exc.error_type if isinstance(exc, ProviderError) else "circuit_open"
+            else:
+                error_type = "timeout"  # the deadline ran out before any attempt answered
+        if message is None:
+            tried = ", ".join(self.tried) or "none"
+            message = f"all deployments of tier {self.tier.name!r} failed (tried: {tried}); last error: {exc}"
+        rec = self._base_record(dep)
+        rec.success = False
+        rec.error_type = error_type
+        rec.error_message = message[:500]
+        self._emit(rec)
+        err = RoutingError(
+            message, error_type=error_type, call_id=self.call_id, attempts=self.attempts, record=rec, last_error=exc
+        )
+        return err if raise_error else None

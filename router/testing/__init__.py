@@ -1,0 +1,6 @@
+"""Test helpers: a fake OpenAI-compatible provider server with injectable faults (stdlib only)."""
+
+from router.testing.fake_provider import FakeProviderServer, RequestRecord
+from router.testing.faults import Fault
+
+__all__ = ["FakeProviderServer", "Fault", "RequestRecord"]
