@@ -188,7 +188,12 @@ class Router:
         self.tiers[tier.name] = tier
         self._chains[tier.name] = [self.deployments[k] for k in tier.chain]
         by_task = {task: _resolve_policy(p) for task, p in tier.policies_by_task.items()}
-        self._policies[tier.name] = (_resolve_policy(tier.policy), by_task)
+        policy = _resolve_policy(tier.policy)
+        self._policies[tier.name] = (policy, by_task)
+        for p in (policy, *by_task.values()):
+            observe = getattr(p, "observe_record", None)
+            if observe is not None and observe not in self.hooks:
+                self.hooks.append(observe)  # policies that learn from finished calls
 
     def _tier_for(self, model: str) -> Tier:
         tier = self.tiers.get(model)
@@ -450,7 +455,15 @@ class _Call:
             return None
         now = clock.time()
         breaker = rt.breaker
-        if forced:
+        if not r.settings.breakers_enabled:
+            probe = False
+            cool = r._cooldown.get(key)
+            if not forced and cool is not None and cool > now:
+                self._skip(dep, position, f"retry_after ({cool - now:.1f}s left)", "rate_limited")
+                held_back.append((cool, "retry_after", dep))
+                self.last_exc = RateLimitedError(f"held back by Retry-After for {cool - now:.1f}s", deployment=key)
+                return None
+        elif forced:
             probe = breaker.force_probe()
         else:
             cool = r._cooldown.get(key)
@@ -510,7 +523,8 @@ class _Call:
                 err = InvalidResponseError(f"adapter raised {type(exc).__name__}", deployment=key)
             else:
                 latency = clock.monotonic() - a0
-                breaker.on_success(probe)
+                if r.settings.breakers_enabled:
+                    breaker.on_success(probe)
                 rt.budget.on_success()
                 r.stats.observe(key, True, None, latency, started + latency)
                 self._attempt(dep, position, retry_number, "success", None, resp.http_status, latency, started)
@@ -527,7 +541,8 @@ class _Call:
             r.stats.observe(key, False, etype, latency, now)
             rule = rules.get(etype)
             if rule is None or rule.breaker:
-                breaker.on_failure(err, probe)
+                if r.settings.breakers_enabled:
+                    breaker.on_failure(err, probe)
                 rt.budget.on_failure()
             else:
                 breaker.on_neutral(probe)
@@ -540,7 +555,7 @@ class _Call:
             if rule is not None and not rule.fallback and not rule.retry:
                 return None
             wait_retry_after = False
-            if etype == "rate_limited":
+            if etype == "rate_limited" and r.settings.honour_retry_after:
                 if err.spend_limit:
                     r.set_cooldown(key, now + r.settings.max_retry_after_s, "spend_limit")
                     return None
@@ -559,16 +574,17 @@ class _Call:
                 return None
             if wait_retry_after:
                 delay = max(delay, err.retry_after or 0.0)
-            if not rt.budget.allows_retry():
+            if r.settings.retry_budget_enabled and not rt.budget.allows_retry():
                 return None
             if clock.monotonic() + delay >= self.deadline:
                 return None
             if delay > 0:
                 await clock.sleep(delay)
-            try:
-                probe = breaker.admit(clock.time())
-            except CircuitOpenError:
-                return None
+            if r.settings.breakers_enabled:
+                try:
+                    probe = breaker.admit(clock.time())
+                except CircuitOpenError:
+                    return None
             state.prepare_for_next_attempt()
             state.idle_for += delay
             retry_number += 1

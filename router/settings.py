@@ -24,6 +24,9 @@ class RouterSettings:
     retry_budget_ratio: float = 0.1
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
     probe_when_all_open: bool = True  # try the deployment likeliest to have recovered
+    breakers_enabled: bool = True  # False: no circuit breaking at all (a baseline's setting)
+    retry_budget_enabled: bool = True  # False: retries never throttled by the shared budget
+    honour_retry_after: bool = True  # False: a 429's Retry-After neither waits nor holds the deployment back
 
     def __post_init__(self) -> None:
         for name in ("deadline_s", "attempt_timeout_s", "connect_timeout_s"):
