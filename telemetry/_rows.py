@@ -1,0 +1,167 @@
+"""Conversions between records and database rows / spool lines.
+
+Timestamps are stored as float seconds since the epoch (UTC); a naive ``datetime`` is read as
+UTC. List and dict fields are stored as JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from .records import AttemptRecord, LLMCallRecord, SkippedDeployment
+
+try:  # optional speed-up; the stdlib json is used when orjson is absent
+    import orjson as _orjson
+
+    def _dumps(value: Any) -> str:
+        return _orjson.dumps(value).decode()
+
+    _loads = _orjson.loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _dumps = json.dumps  # type: ignore[assignment]
+    _loads = json.loads
+
+__all__ = [
+    "ATTEMPT_COLUMNS",
+    "CALL_COLUMNS",
+    "attempt_from_row",
+    "call_from_row",
+    "call_row",
+    "decode_line",
+    "encode_line",
+    "epoch",
+    "from_epoch",
+]
+
+UTC = timezone.utc
+
+# Column order of the calls table (``ts`` holds ``timestamp``; ``attempt_count`` is derived).
+CALL_COLUMNS: tuple[str, ...] = (
+    "call_id", "ts", "provider", "model", "tier", "task_type",
+    "input_tokens", "output_tokens", "cost", "latency_ms",
+    "fallback_used", "fallback_chain", "original_provider", "original_model",
+    "retry_count", "circuit_breaker_state", "success", "error_type", "error_message",
+    "deployment", "ttft_ms", "request_id", "policy", "plan_order", "skipped", "tags",
+    "attempt_count",
+)  # fmt: skip
+ATTEMPT_COLUMNS: tuple[str, ...] = (
+    "call_id", "position", "retry_number", "deployment", "provider", "model", "outcome",
+    "error_type", "http_status", "latency_ms", "started_at", "task_type",
+)  # fmt: skip
+_JSON_CALL = ("fallback_chain", "plan_order")
+
+
+def epoch(dt: datetime) -> float:
+    """Seconds since the epoch; a naive datetime is taken as UTC."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def from_epoch(ts: float) -> datetime:
+    """An aware UTC datetime."""
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def deployment_of(r: LLMCallRecord) -> str:
+    """The record's deployment key, ``provider/model`` when the router left it empty."""
+    return r.deployment or f"{r.provider}/{r.model}"
+
+
+def call_row(r: LLMCallRecord) -> tuple[Any, ...]:
+    """The calls-table row of a record, in ``CALL_COLUMNS`` order."""
+    skipped = r.skipped
+    return (
+        r.call_id, epoch(r.timestamp), r.provider, r.model, r.tier, r.task_type,
+        r.input_tokens, r.output_tokens, r.cost, r.latency_ms,
+        r.fallback_used, _dumps(r.fallback_chain) if r.fallback_chain else None,
+        r.original_provider, r.original_model,
+        r.retry_count, r.circuit_breaker_state, r.success, r.error_type, r.error_message,
+        r.deployment or f"{r.provider}/{r.model}", r.ttft_ms, r.request_id, r.policy,
+        _dumps(r.plan_order) if r.plan_order else None,
+        _dumps([[s.deployment, s.reason] for s in skipped]) if skipped else None,
+        _dumps(r.tags) if r.tags else None,
+        len(r.attempts),
+    )  # fmt: skip
+
+
+def attempt_rows(r: LLMCallRecord) -> list[tuple[Any, ...]]:
+    """The attempts-table rows of a record, in ``ATTEMPT_COLUMNS`` order."""
+    task = r.task_type
+    return [
+        (a.call_id or r.call_id, a.position, a.retry_number, a.deployment, a.provider, a.model,
+         a.outcome, a.error_type, a.http_status, a.latency_ms, epoch(a.started_at), task)
+        for a in r.attempts
+    ]  # fmt: skip
+
+
+def call_from_row(row: Any, attempts: list[AttemptRecord] | None = None) -> LLMCallRecord:
+    """A record from a calls-table row in ``CALL_COLUMNS`` order."""
+    (call_id, ts, provider, model, tier, task_type, input_tokens, output_tokens, cost,
+     latency_ms, fallback_used, fallback_chain, original_provider, original_model, retry_count,
+     cb_state, success, error_type, error_message, deployment, ttft_ms, request_id, policy,
+     plan_order, skipped, tags, _attempt_count) = row  # fmt: skip
+    return LLMCallRecord(
+        call_id=call_id,
+        timestamp=from_epoch(ts),
+        provider=provider,
+        model=model,
+        tier=tier,
+        task_type=task_type,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost=cost,
+        latency_ms=latency_ms,
+        fallback_used=bool(fallback_used),
+        fallback_chain=_loads(fallback_chain) if fallback_chain else [],
+        original_provider=original_provider,
+        original_model=original_model,
+        retry_count=retry_count,
+        circuit_breaker_state=cb_state,
+        success=bool(success),
+        error_type=error_type,
+        error_message=error_message,
+        deployment=deployment,
+        ttft_ms=ttft_ms,
+        request_id=request_id,
+        policy=policy,
+        plan_order=_loads(plan_order) if plan_order else [],
+        skipped=[SkippedDeployment(d, why) for d, why in _loads(skipped)] if skipped else [],
+        tags=_loads(tags) if tags else {},
+        attempts=attempts if attempts is not None else [],
+    )
+
+
+def attempt_from_row(row: Any) -> AttemptRecord:
+    """An attempt from an attempts-table row in ``ATTEMPT_COLUMNS`` order."""
+    (call_id, position, retry_number, deployment, provider, model, outcome, error_type,
+     http_status, latency_ms, started_at, _task) = row  # fmt: skip
+    return AttemptRecord(
+        call_id=call_id,
+        position=position,
+        retry_number=retry_number,
+        deployment=deployment,
+        provider=provider,
+        model=model,
+        outcome=outcome,
+        error_type=error_type,
+        http_status=http_status,
+        latency_ms=latency_ms,
+        started_at=from_epoch(started_at),
+    )
+
+
+def encode_line(r: LLMCallRecord) -> bytes:
+    """One spool line (JSON, newline-terminated) holding the whole record."""
+    row = list(call_row(r))
+    row.append([list(a)[:11] for a in attempt_rows(r)])
+    return (_dumps(row) + "\n").encode()
+
+
+def decode_line(line: bytes) -> LLMCallRecord:
+    """The record of one spool line."""
+    row = _loads(line)
+    attempts = [attempt_from_row((*a, None)) for a in row.pop()]
+    return call_from_row(row, attempts)

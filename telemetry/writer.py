@@ -1,0 +1,344 @@
+"""The background writer thread: drains the submit queue into the store in batches.
+
+It never loses a record silently. While the database is down, locked or slow it retries with
+jittered exponential backoff and keeps records in memory up to ``max_buffer``; beyond that it
+spills the oldest to the spool file, which it replays first once the database answers. A
+record is dropped only when the spool cannot take it (full or unwritable), when a row is
+rejected by the database as invalid, or when a spool line is unreadable: each is counted in
+``stats.dropped`` and announced by a ``TelemetryDropWarning`` and a log line.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import random
+import threading
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import SchemaVersionError, TelemetryDropWarning
+from .records import LLMCallRecord
+from .spool import Spool
+from .store import TelemetryStore, is_data_error
+
+__all__ = ["Marker", "TelemetryStats", "Writer"]
+
+log = logging.getLogger("attune.telemetry")
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryStats:
+    """A snapshot of a backend's counters.
+
+    ``submitted`` = ``written`` + ``duplicates`` + ``dropped`` + ``pending`` + ``spooled``
+    (+ records inherited from an earlier process's spool, which count in ``written`` once
+    replayed). ``spilled`` counts records ever sent to the spool file.
+    """
+
+    submitted: int
+    written: int
+    duplicates: int
+    dropped: int
+    pending: int
+    spooled: int
+    spilled: int
+    batches: int
+    write_failures: int
+    db_available: bool
+    last_error: str | None
+
+
+class Marker:
+    """A flush request: set once every record submitted before it is settled."""
+
+    __slots__ = ("event", "target", "ok")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.target = -1
+        self.ok = True
+
+
+class Writer:
+    """Drains ``queue`` (records and ``Marker`` objects) into ``store`` on its own thread."""
+
+    def __init__(
+        self,
+        store: TelemetryStore,
+        queue: deque[Any],
+        spool: Spool | None,
+        *,
+        batch_size: int,
+        flush_interval: float,
+        max_buffer: int,
+        backoff: tuple[float, float],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.queue = queue
+        self.spool = spool
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.max_buffer = max_buffer
+        self.backoff = backoff
+        self.clock = clock
+        self.pending: deque[LLMCallRecord] = deque()
+        self.markers: list[Marker] = []
+        self.taken = 0  # records of this process taken off the queue
+        self.done = 0  # of those: written, duplicate or dropped (FIFO, so a prefix)
+        self.inherited = len(spool) if spool is not None else 0
+        self.written = self.duplicates = self.dropped = self.spilled = 0
+        self.batches = self.write_failures = 0
+        self.last_error: str | None = None
+        self.fatal: BaseException | None = None
+        self._failures = 0
+        self._retry_at = 0.0
+        self._last_warn = -1e9
+        self._corrupt_seen = 0
+        self._wake = threading.Event()
+        self._early: list[tuple[int, int]] = []  # settled ranges beyond the prefix
+        self._segments: deque[list[int]] = deque()  # [first seq, count] of our records in the spool
+        self._stop_deadline: float | None = None
+        self.thread = threading.Thread(target=self._run, name="attune-telemetry-writer", daemon=True)
+
+    # -- control (any thread) ---------------------------------------------------------------
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float) -> None:
+        """Write what can be written within ``timeout`` s, spool the rest, stop the thread."""
+        self._stop_deadline = self.clock() + timeout
+        self._wake.set()
+        self.thread.join()
+
+    def stats(self) -> TelemetryStats:
+        queued = sum(1 for x in list(self.queue) if not isinstance(x, Marker))
+        return TelemetryStats(
+            submitted=self.taken + queued,
+            written=self.written,
+            duplicates=self.duplicates,
+            dropped=self.dropped,
+            pending=len(self.pending) + queued,
+            spooled=len(self.spool) if self.spool is not None else 0,
+            spilled=self.spilled,
+            batches=self.batches,
+            write_failures=self.write_failures,
+            db_available=self._failures == 0 and self.fatal is None,
+            last_error=self.last_error,
+        )
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            now = self.clock()
+            timeout = self.flush_interval
+            if self._failures:
+                timeout = min(timeout, max(0.0, self._retry_at - now))
+            self._wake.wait(timeout)
+            self._wake.clear()
+            self._take()
+            stopping = self._stop_deadline is not None
+            if self.fatal is None and self.clock() >= self._retry_at:
+                self._drain()
+            self._spill(self.max_buffer)
+            self._settle()
+            if stopping:
+                self._take()
+                idle = not self.pending and not self.queue and (self.spool is None or not len(self.spool))
+                if idle or self.fatal is not None or self.clock() >= (self._stop_deadline or 0.0):
+                    break
+        self._take()
+        if self.pending:
+            n = len(self.pending)
+            self._spill(0)
+            if self.spool is not None and n:
+                log.warning(
+                    "telemetry: database unavailable at close; %d record(s) kept in spool file %s, "
+                    "written when a backend opens this store again",
+                    n,
+                    self.spool.path,
+                )
+        self._settle()
+        for m in self.markers:
+            m.ok = False
+            m.event.set()
+        self.markers.clear()
+
+    def _take(self) -> None:
+        q, pending = self.queue, self.pending
+        while q:
+            item = q.popleft()
+            if type(item) is Marker:
+                item.target = self.taken
+                self.markers.append(item)
+            else:
+                pending.append(item)
+                self.taken += 1
+
+    def _settle(self) -> None:
+        if self.markers:
+            keep = []
+            for m in self.markers:
+                if self.done >= m.target:
+                    m.event.set()
+                else:
+                    keep.append(m)
+            self.markers = keep
+
+    def _settle_range(self, first: int, n: int) -> None:
+        """Mark records ``first .. first+n-1`` settled; ``done`` is the settled prefix."""
+        if n <= 0:
+            return
+        if first > self.done:
+            bisect.insort(self._early, (first, n))
+            return
+        self.done = max(self.done, first + n)
+        early = self._early
+        while early and early[0][0] <= self.done:
+            a, k = early.pop(0)
+            self.done = max(self.done, a + k)
+
+    def _settle_spooled(self, n: int) -> None:
+        """Settle ``n`` records replayed from the spool, oldest first (an earlier process's first)."""
+        k = min(n, self.inherited)
+        self.inherited -= k
+        n -= k
+        segs = self._segments
+        while n and segs:
+            seg = segs[0]
+            take = min(n, seg[1])
+            self._settle_range(seg[0], take)
+            seg[0] += take
+            seg[1] -= take
+            n -= take
+            if not seg[1]:
+                segs.popleft()
+
+    def _drain(self) -> None:
+        """Write spool then pending in batches until both are empty or a write fails."""
+        spool = self.spool
+        while True:
+            if spool is not None and len(spool):
+                batch, offset = spool.read(self.batch_size)
+                self._note_corrupt()
+                if not self._write(batch):
+                    return
+                spool.consume(offset, len(batch))
+                self._settle_spooled(len(batch))
+            elif self.pending:
+                n = min(self.batch_size, len(self.pending))
+                batch = [self.pending[i] for i in range(n)]
+                if not self._write(batch):
+                    return
+                first = self.taken - len(self.pending)
+                for _ in range(n):
+                    self.pending.popleft()
+                self._settle_range(first, n)
+            else:
+                return
+            self._settle()
+            self._take()
+            self._spill(self.max_buffer)
+
+    def _write(self, batch: list[LLMCallRecord]) -> bool:
+        """Write one batch; False (and a backoff) when the database could not take it."""
+        try:
+            self._write_or_split(batch)
+        except SchemaVersionError as exc:
+            self.fatal = exc
+            self.last_error = str(exc)
+            log.error("telemetry: %s; records are kept in the spool file", exc)
+            return False
+        except Exception as exc:  # noqa: BLE001 - any database failure is retried
+            self._failed(exc)
+            return False
+        if self._failures:
+            log.warning("telemetry: database available again after %d failed write(s)", self._failures)
+            self._failures = 0
+            self._retry_at = 0.0
+        return True
+
+    def _write_or_split(self, batch: list[LLMCallRecord]) -> None:
+        try:
+            res = self.store.write_batch(batch)
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise
+            if len(batch) == 1:
+                self._drop(1, f"the database rejected the row ({type(exc).__name__})")
+                return
+            mid = len(batch) // 2
+            self._write_or_split(batch[:mid])
+            self._write_or_split(batch[mid:])
+            return
+        self.written += res.written
+        self.duplicates += res.duplicates
+        self.batches += 1
+        if res.duplicates:
+            log.info("telemetry: %d record(s) with an already stored call_id skipped", res.duplicates)
+
+    def _failed(self, exc: BaseException) -> None:
+        self._failures += 1
+        self.write_failures += 1
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        self.last_error = f"{type(exc).__name__}: {self.store.redact(first_line)}"
+        base, cap = self.backoff
+        delay = min(cap, base * 2 ** min(self._failures - 1, 30)) * (0.5 + random.random() / 2)
+        self._retry_at = self.clock() + delay
+        now = self.clock()
+        if now - self._last_warn >= 10.0:
+            self._last_warn = now
+            log.warning(
+                "telemetry: write failed (%s); retrying with backoff, %d record(s) held",
+                self.last_error,
+                len(self.pending) + (len(self.spool) if self.spool is not None else 0),
+            )
+
+    def _spill(self, keep: int) -> None:
+        """Move the oldest pending records to the spool until at most ``keep`` remain
+        (down to half of ``max_buffer`` once over it, so spills come in chunks)."""
+        pending = self.pending
+        if len(pending) <= keep:
+            return
+        target = keep // 2 if keep else 0
+        n = len(pending) - target
+        first = self.taken - len(pending)
+        batch = [pending.popleft() for _ in range(n)]
+        stored = 0
+        reason = "no spool file is configured"
+        if self.spool is not None:
+            try:
+                stored = self.spool.append(batch)
+                reason = f"spool file {self.spool.path} is full ({self.spool.max_bytes} bytes)"
+            except OSError as exc:
+                reason = f"spool file {self.spool.path} cannot be written ({type(exc).__name__}: {exc.strerror})"
+        if stored:
+            self.spilled += stored
+            self._segments.append([first, stored])
+        if stored < n:
+            self._drop(n - stored, reason)
+            self._settle_range(first + stored, n - stored)
+
+    def _drop(self, n: int, reason: str) -> None:
+        """Count and announce ``n`` dropped records (settling them is the caller's job)."""
+        self.dropped += n
+        msg = f"telemetry dropped {n} record(s): {reason} (total dropped: {self.dropped})"
+        log.error(msg)
+        warnings.warn(msg, TelemetryDropWarning, stacklevel=2)
+
+    def _note_corrupt(self) -> None:
+        if self.spool is not None and self.spool.corrupt > self._corrupt_seen:
+            n = self.spool.corrupt - self._corrupt_seen
+            self._corrupt_seen = self.spool.corrupt
+            self._drop(n, f"unreadable line(s) in spool file {self.spool.path}")
+            self._settle_spooled(n)
