@@ -98,7 +98,7 @@ def _estimate_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
     n = 0
     for m in messages:
         c = m.get("content")
-        if isinstance(c, str):
+        if type(c) is str:
             n += len(c)
         elif isinstance(c, list):
             for part in c:
@@ -256,9 +256,9 @@ class Router:
         **params: Any,
     ) -> ChatCompletion:
         """Route one chat completion; see the module docstring for the path it takes."""
-        if not isinstance(model, str) or not model:
+        if type(model) is not str or not model:
             raise InvalidRequestError(f"model must be a tier or deployment name, got {model!r}", argument="model")
-        if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)) or not messages:
+        if not messages or (type(messages) is not list and (not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)))):
             raise InvalidRequestError(
                 f"messages must be a non-empty list of {{'role': ..., 'content': ...}} dicts, got {type(messages).__name__}"
                 + (" of length 0" if isinstance(messages, Sequence) and not messages else ""),
@@ -267,9 +267,9 @@ class Router:
         for i, m in enumerate(messages):
             if (type(m) is not dict and not isinstance(m, Mapping)) or type(m.get("role")) is not str:
                 raise InvalidRequestError(f"messages[{i}] must be a dict with a string 'role'", argument=f"messages[{i}]")
-        if params.get("stream"):
+        if params and params.get("stream"):
             raise InvalidRequestError("stream=True is not supported yet by attune-router", argument="stream")
-        if deadline_s is not None and (not isinstance(deadline_s, (int, float)) or deadline_s <= 0):
+        if deadline_s is not None and (type(deadline_s) not in (int, float) or deadline_s <= 0):
             raise InvalidRequestError(f"deadline_s must be a number > 0, got {deadline_s!r}", argument="deadline_s")
         tier = self._tier_for(model)
         clock = self.clock

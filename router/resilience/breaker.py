@@ -198,13 +198,16 @@ class DeploymentBreaker:
             self._window_failures += 1
 
     def on_success(self, probe: bool) -> None:
-        state = self.cb._state_storage.state
+        storage = self.cb._state_storage
+        state = storage.state
         if probe:
             self._probe = False
         elif state != pybreaker.STATE_CLOSED:
             return  # a late result from before the trip: only the probe moves an open breaker
-        self._observe(False)
-        if state == pybreaker.STATE_CLOSED and self.cb._state_storage.counter == 0:
+        w = self._window
+        if self._window_failures or len(w) < self.settings.window:
+            self._observe(False)  # (a full window of successes stays the same)
+        if state == pybreaker.STATE_CLOSED and storage.counter == 0:
             return  # nothing for pybreaker to reset
         self.cb.call(_ok)
 
