@@ -42,6 +42,7 @@ from router.errors import (
 )
 from router.providers.base import ProviderRequest, ProviderResponse
 from router.resilience.breaker import DeploymentBreaker
+from router.resilience.shared import RedisSharedState
 from router.resilience.retry import RetryBudget, RetryPolicy, new_retry_state, set_failure, wait_jittered_backoff
 from router.response import ChatCompletion, Choice, CompletionUsage, Message
 from router.settings import RouterSettings
@@ -128,6 +129,7 @@ class Router:
         retry: RetryPolicy | None = None,
         breaker_listeners: Iterable[pybreaker.CircuitBreakerListener] = (),
         hooks: Iterable[Callable[[LLMCallRecord], None]] = (),
+        shared_state: RedisSharedState | None = None,
     ) -> None:
         self.settings = settings or RouterSettings()
         self.clock: Clock = clock or SystemClock()
@@ -174,6 +176,9 @@ class Router:
         self._ids = itertools.count(1)
         self._id_prefix = "%08x" % self.rng.getrandbits(32) if rng is not None else os.urandom(4).hex()
         self._cooldown: dict[str, float] = {}
+        self.shared_state = shared_state
+        if shared_state is not None:
+            shared_state.attach(self)
 
     # -- configuration ------------------------------------------------------------------
     def add_tier(self, tier: Tier) -> None:
@@ -223,9 +228,13 @@ class Router:
         if until > self._cooldown.get(key, 0.0):
             self._cooldown[key] = until
             self.stats.set_cooldown(key, until, reason)
+            if self.shared_state is not None:
+                self.shared_state.cooldown_set(key, until)
 
     def _on_breaker_change(self, key: str, state: str, open_until: float) -> None:
         self.stats.set_breaker(key, state, open_until)
+        if self.shared_state is not None:
+            self.shared_state.breaker_changed(key, state, open_until)
         log.info("breaker %s -> %s", key, state)
 
     # -- planning -----------------------------------------------------------------------
@@ -272,6 +281,8 @@ class Router:
         if deadline_s is not None and (type(deadline_s) not in (int, float) or deadline_s <= 0):
             raise InvalidRequestError(f"deadline_s must be a number > 0, got {deadline_s!r}", argument="deadline_s")
         tier = self._tier_for(model)
+        if self.shared_state is not None:
+            self.shared_state.ensure_started()
         clock = self.clock
         t0 = clock.monotonic()
         now = clock.time()
@@ -315,6 +326,8 @@ class Router:
 
     async def aclose(self) -> None:
         """Close the adapters (HTTP connection pools) of every deployment."""
+        if self.shared_state is not None:
+            await self.shared_state.aclose()
         for d in self.deployments.values():
             close = getattr(d.adapter, "aclose", None)
             if close is not None:

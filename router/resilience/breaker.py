@@ -237,9 +237,9 @@ class DeploymentBreaker:
     def apply_remote_open(self, until: float) -> None:
         """Open because another process saw the outage (shared state); keeps the later end."""
         if self.cb._state_storage.state != pybreaker.STATE_OPEN:
+            self._probe = False
             self.cb.open()
-        if until > self.open_until:
-            self.open_until = until
+        self.open_until = until
 
     def reset(self) -> None:
         self._probe = False

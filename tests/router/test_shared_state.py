@@ -1,0 +1,83 @@
+"""Breaker openings and Retry-After windows shared through the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from router import Deployment, MemoryProvider, Router, RouterSettings, Tier
+from router.errors import OverloadedError, RateLimitedError
+from router.resilience.breaker import BreakerSettings
+from router.resilience.shared import RedisSharedState
+
+MSGS = [{"role": "user", "content": "hi"}]
+
+
+def make_router(shared: RedisSharedState, primary: MemoryProvider) -> Router:
+    deps = [Deployment("openai/gpt-4o", primary, "gpt-4o"), Deployment("anthropic/claude-sonnet-4", MemoryProvider("anthropic"), "claude-sonnet-4")]
+    settings = RouterSettings(
+        max_attempts_per_deployment=1, breaker=BreakerSettings(fail_max=2, reset_timeout_s=30.0), backoff_initial_s=0.0
+    )
+    return Router(deployments=deps, tiers=[Tier("capable", [d.key for d in deps])], settings=settings, shared_state=shared)
+
+
+async def wait_for(cond, timeout: float = 3.0) -> None:  # type: ignore[no-untyped-def]
+    end = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        if asyncio.get_running_loop().time() > end:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def test_an_outage_seen_by_one_router_opens_the_breaker_of_another(redis_url: str) -> None:
+    ns = f"attune-test-{os.urandom(4).hex()}"
+    failing = MemoryProvider("openai", fail_with=[OverloadedError("down", status=503)] * 2)
+    a = make_router(RedisSharedState(redis_url, namespace=ns, poll_interval_s=0.05), failing)
+    b_primary = MemoryProvider("openai")
+    b = make_router(RedisSharedState(redis_url, namespace=ns, poll_interval_s=0.05), b_primary)
+    try:
+        await b.acompletion("capable", MSGS)  # starts b's poller
+        for _ in range(2):
+            await a.acompletion("capable", MSGS)
+        assert a.breaker("openai/gpt-4o").state == "open"
+        await wait_for(lambda: b.breaker("openai/gpt-4o").state == "open")
+        calls_before = b_primary.calls
+        resp = await b.acompletion("capable", MSGS)
+        assert resp.deployment == "anthropic/claude-sonnet-4"
+        assert b_primary.calls == calls_before  # skipped without a request
+        assert abs(b.breaker("openai/gpt-4o").open_until - a.breaker("openai/gpt-4o").open_until) < 1e-3
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+async def test_retry_after_windows_are_shared(redis_url: str) -> None:
+    ns = f"attune-test-{os.urandom(4).hex()}"
+    limited = MemoryProvider("openai", fail_with=[RateLimitedError("slow down", status=429, retry_after=20.0)])
+    a = make_router(RedisSharedState(redis_url, namespace=ns, poll_interval_s=0.05), limited)
+    b = make_router(RedisSharedState(redis_url, namespace=ns, poll_interval_s=0.05), MemoryProvider("openai"))
+    try:
+        await b.acompletion("capable", MSGS)
+        resp = await a.acompletion("capable", MSGS)
+        assert resp.deployment == "anthropic/claude-sonnet-4"  # fell back at once instead of waiting 20 s
+        await wait_for(lambda: b.cooldown_until("openai/gpt-4o") > b.clock.time() + 15)
+        assert (await b.acompletion("capable", MSGS)).deployment == "anthropic/claude-sonnet-4"
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+async def test_redis_down_degrades_to_local_state(caplog: pytest.LogCaptureFixture) -> None:
+    shared = RedisSharedState("redis://127.0.0.1:1/0", poll_interval_s=0.01)
+    r = make_router(shared, MemoryProvider("openai", fail_with=[OverloadedError("down", status=503)] * 2))
+    try:
+        for _ in range(3):
+            await r.acompletion("capable", MSGS)
+        assert r.breaker("openai/gpt-4o").state == "open"  # local breaking still works
+        await wait_for(lambda: shared.errors > 0)
+        assert shared.available is False
+        assert any("shared state unavailable" in rec.message for rec in caplog.records)
+    finally:
+        await r.aclose()
