@@ -229,6 +229,9 @@ class FakeProviderServer:
             loop.run_forever()
         finally:
             tasks = asyncio.all_tasks(loop)
+            if tasks:  # connections were aborted: give handlers a moment to see it
+                loop.run_until_complete(asyncio.wait(tasks, timeout=0.5))
+            tasks = {t for t in tasks if not t.done()}
             for task in tasks:
                 task.cancel()
             if tasks:
@@ -412,6 +415,8 @@ class FakeProviderServer:
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
             pass
+        except asyncio.CancelledError:  # server stopping: end quietly (asyncio logs cancelled
+            pass  # connection tasks as errors)
         finally:
             self._writers.discard(writer)
             if not writer.transport.is_closing():
