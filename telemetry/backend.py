@@ -150,8 +150,8 @@ class TelemetryBackend:
     # -- durability --------------------------------------------------------------------------
 
     def flush_sync(self, timeout: float | None = None) -> None:
-        """Block until every record submitted before the call is written (or counted as
-        dropped). Raises ``TimeoutError`` after ``timeout`` seconds and ``TelemetryError`` if
+        """Block until every record submitted before the call (and any left in the spool file by
+        an earlier process) is written or counted as dropped. Raises ``TimeoutError`` after ``timeout`` seconds and ``TelemetryError`` if
         the writer stopped before writing them (they are then in the spool file)."""
         w = self._writer
         if w is None:

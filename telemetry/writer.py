@@ -152,6 +152,8 @@ class Writer:
                 self._drain()
             self._spill(self.max_buffer)
             self._settle()
+            if self.fatal is not None:
+                self._fail_markers()
             if stopping:
                 self._take()
                 idle = not self.pending and not self.queue and (self.spool is None or not len(self.spool))
@@ -169,6 +171,10 @@ class Writer:
                     self.spool.path,
                 )
         self._settle()
+        self._fail_markers()
+
+    def _fail_markers(self) -> None:
+        """Release every waiting flush with ``ok = False`` (the writer cannot satisfy them)."""
         for m in self.markers:
             m.ok = False
             m.event.set()
@@ -189,7 +195,7 @@ class Writer:
         if self.markers:
             keep = []
             for m in self.markers:
-                if self.done >= m.target:
+                if self.done >= m.target and not self.inherited:
                     m.event.set()
                 else:
                     keep.append(m)
