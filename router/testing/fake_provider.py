@@ -413,6 +413,7 @@ class FakeProviderServer:
                 keep_open = await self._dispatch(request, reader, writer)
                 if not keep_open or not request.keep_alive:
                     break
+                await writer.drain()  # back-pressure against a client that does not read
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
             pass
         except asyncio.CancelledError:  # server stopping: end quietly (asyncio logs cancelled
