@@ -36,3 +36,4 @@ def _load_builtins() -> None:
     from policies.static import StaticPolicy
 
     register_policy("static", StaticPolicy)
+    register_policy("cooldown", lambda **options: __import__("policies.cooldown").cooldown.CooldownPolicy(**options))
