@@ -567,7 +567,19 @@ class TelemetryStore:
         stmt = select(*[t.c[c] for c in FRAME_COLUMNS]).where(*conds, *self._filter_conds(t, checked))
         stmt = stmt.order_by(order_by)
         with self.engine.connect() as conn:
-            rows = conn.execute(stmt).all()
+            # Plain DBAPI fetch: a million rows skip SQLAlchemy's per-row result processing.
+            compiled = stmt.compile(dialect=conn.dialect)
+            params = compiled.construct_params()
+            if compiled.positiontup is not None:
+                args: Any = tuple(params[k] for k in compiled.positiontup)
+            else:
+                args = params
+            cur = conn.connection.driver_connection.cursor()
+            try:
+                cur.execute(str(compiled), args)
+                rows = cur.fetchall()
+            finally:
+                cur.close()
         return CallFrame.from_rows(rows)
 
     # -- retention ---------------------------------------------------------------------------
