@@ -33,7 +33,13 @@ def get_policy(name: str, **options: Any) -> Any:
 def _load_builtins() -> None:
     if "static" in _FACTORIES:
         return
+    from policies.adaptive import AdaptivePolicy
+    from policies.bandit import BanditPolicy
+    from policies.health import HealthPolicy
     from policies.static import StaticPolicy
 
     register_policy("static", StaticPolicy)
     register_policy("cooldown", lambda **options: __import__("policies.cooldown").cooldown.CooldownPolicy(**options))
+    register_policy("health", HealthPolicy)
+    register_policy("bandit", BanditPolicy)
+    register_policy("adaptive", AdaptivePolicy)

@@ -1,0 +1,200 @@
+"""``adaptive`` (the default): ``health`` plus early warnings, hysteresis and bounded probes.
+
+On top of ``health`` (see ``policies.health``) it adds:
+
+- early warnings: the statistics' change tests (``policies.stats``) demote a deployment after a
+  few attempts of a rising error rate or a latency shift, long before a breaker trips; and a
+  leader that stops answering (calls sent, none finished for ``hang_factor`` x its p95 latency,
+  at least ``hang_min_s``) is suspected of hanging and demoted before its timeouts come back;
+- hysteresis: the current first choice keeps its place unless another scores ``margin`` better;
+- bounded probes: a demoted deployment (or one with no recent evidence) is put first for one
+  call once its last attempt is ``probe_interval_s`` old, at most one probe per
+  ``probe_min_calls`` calls of a (tier, task type); a failed probe doubles that deployment's
+  interval (up to ``2**max_backoff`` times). The statistics re-admit a deployment after a run of
+  probe successes that its failure baseline makes unlikely (2 to 8 probes), so a recovered
+  deployment wins its traffic back within a bounded number of probes.
+
+Like every built-in policy it never skips every deployment, and the router still tries the
+skipped ones last before failing a caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from policies.base import Plan, PlanContext
+from policies.health import ScoredPolicy, _Entry
+from policies.scoring import Estimate
+from policies.stats import StatsRegistry
+
+__all__ = ["AdaptivePolicy"]
+
+_INF = float("inf")
+
+
+class AdaptivePolicy(ScoredPolicy):
+    """The default policy: see the module docstring."""
+
+    name = "adaptive"
+
+    def __init__(
+        self,
+        *,
+        margin: float = 0.15,
+        probe_interval_s: float = 5.0,
+        probe_min_calls: int = 20,
+        max_backoff: int = 3,
+        hang_factor: float = 3.0,
+        hang_min_s: float = 5.0,
+        **health_options: Any,
+    ) -> None:
+        super().__init__(**health_options)
+        if probe_interval_s <= 0 or probe_min_calls < 1 or max_backoff < 0:
+            raise ValueError("probe_interval_s must be > 0, probe_min_calls >= 1 and max_backoff >= 0")
+        self.margin = margin
+        self.probe_interval_s = probe_interval_s
+        self.probe_min_calls = probe_min_calls
+        self.max_backoff = max_backoff
+        self.hang_factor = hang_factor
+        self.hang_min_s = hang_min_s
+        self._stats: StatsRegistry | None = None
+        self._suspects: dict[str, tuple[float, str]] = {}
+        self._probe_at: dict[str, float] = {}
+        self._backoff: dict[str, int] = {}
+        self._eligible: dict[tuple[str, str, str, float | None], list[tuple[float, Any]]] = {}
+
+    # -- the hot path -------------------------------------------------------------------
+    def plan(self, chain: Sequence[Any], ctx: PlanContext, stats: StatsRegistry) -> Plan:
+        key = (ctx.tier, ctx.task_type, ctx.objective, ctx.cost_cap)
+        e = self._cache.get(key)
+        if e is not None and e.chain is chain and e.version == stats.version and ctx.now < e.expires:
+            e.hits += 1
+            if ctx.now < e.probe_due or e.hits - e.probe_hits < self.probe_min_calls:
+                return e.plan  # type: ignore[return-value]
+            return self._probe(e, key, ctx)
+        self._stats = stats
+        if e is None or e.chain is not chain:
+            e = self._cache[key] = _Entry(chain)
+        e.hits += 1
+        e.version = stats.version
+        e.plan = self._compute(e, chain, ctx, stats)
+        self._eligible[key] = elig = self._probe_candidates(e, ctx)
+        e.probe_due = min((d for d, _ in elig), default=_INF)
+        if ctx.now >= e.probe_due and e.hits - e.probe_hits >= self.probe_min_calls:
+            return self._probe(e, key, ctx)
+        return e.plan
+
+    def observe_record(self, record: Any) -> None:
+        """Router hook: fold finished records into the statistics this policy reads."""
+        st = self._stats
+        if st is not None:
+            st.observe_record(record)
+
+    # -- recomputation ------------------------------------------------------------------
+    def _compute(self, e: _Entry, chain: Sequence[Any], ctx: PlanContext, stats: StatsRegistry) -> Plan:
+        now = ctx.now
+        self._watch_leader(e, now, stats)
+        kept, skipped, notes = self.rank(e, chain, ctx, stats)
+        # a suspected hang demotes the deployment until it answers again
+        if self._suspects and len(kept) > 1:
+            still: list[Estimate] = []
+            for est in kept:
+                sus = self._suspects.get(est.cand.key)
+                if sus is not None and (est.st.last_success_at or 0.0) > sus[0]:
+                    del self._suspects[est.cand.key]
+                    sus = None
+                if sus is not None and len(still) + (len(kept) - kept.index(est) - 1) > 0:
+                    skipped.insert(0, (est, sus[1]))
+                else:
+                    still.append(est)
+            if still:
+                kept = still
+        # hysteresis: keep the current first choice unless another is clearly better
+        lead = e.leader
+        if lead is not None and len(kept) > 1 and kept[0].cand.key != lead:
+            for i, est in enumerate(kept):
+                if est.cand.key == lead:
+                    if est.score <= kept[0].score * (1.0 + self.margin):
+                        kept.insert(0, kept.pop(i))
+                    break
+        if kept and kept[0].cand.key != lead:
+            e.leader = kept[0].cand.key
+            e.lead_since = now
+            self._backoff.pop(e.leader, None)
+            e.pending_since = None
+        return self.build(kept, skipped, notes, ctx)
+
+    def _watch_leader(self, e: _Entry, now: float, stats: StatsRegistry) -> None:
+        """Suspect a hang when calls went to the leader and none finished for too long."""
+        lead = e.leader
+        issued = e.hits > e.hits_at_check
+        if lead is not None and lead not in self._suspects:
+            st = stats.get(lead)
+            done = max(st.last_success_at or 0.0, st.last_failure_at or 0.0)
+            if e.pending_since is None:
+                if issued:
+                    e.pending_since = max(e.checked_at, e.lead_since)
+            elif done >= e.pending_since:
+                e.pending_since = e.checked_at if issued else None
+            if e.pending_since is not None:
+                p95 = st.latency_quantile_s(1.645)
+                wait = max(self.hang_factor * (p95 or 1.0), self.hang_min_s)
+                silent = now - e.pending_since
+                if silent > wait:
+                    self._suspects[lead] = (now, f"no answer for {silent:.1f}s (p95 {1000 * (p95 or 0):.0f} ms): hanging?")
+                    e.pending_since = None
+        e.hits_at_check = e.hits
+        e.checked_at = now
+
+    # -- probes -------------------------------------------------------------------------
+    def _probe_candidates(self, e: _Entry, ctx: PlanContext) -> list[tuple[float, Any]]:
+        plan = e.plan
+        if plan is None or not plan.order:
+            return []
+        now = ctx.now
+        out: list[tuple[float, Any]] = []
+        leader = plan.order[0]
+        demoted = [c for c, _ in plan.skipped]
+        by_key = {est.cand.key: est for est in e.ests}
+        for cand in (*demoted, *plan.order[1:]):
+            est = by_key.get(cand.key)
+            if est is None or cand is leader:
+                continue
+            st = est.st
+            if self.hard_reason(cand, st, ctx, est.price) is not None:
+                continue
+            if cand in plan.order and st.attempts >= 1.0:
+                continue  # ordered and known: no need to look again
+            last = max(st.last_success_at or -_INF, st.last_failure_at or -_INF, self._probe_at.get(cand.key, -_INF))
+            due = last + self.probe_interval_s * (1 << self._backoff.get(cand.key, 0))
+            out.append((due if due > now - 1e9 else now, cand))
+        return out
+
+    def _probe(self, e: _Entry, key: tuple[str, str, str, float | None], ctx: PlanContext) -> Plan:
+        now = ctx.now
+        elig = self._eligible.get(key) or []
+        due = [(d, c) for d, c in elig if d <= now]
+        plan = e.plan
+        assert plan is not None
+        if not due:
+            e.probe_due = min((d for d, _ in elig), default=_INF)
+            return plan
+        due.sort(key=lambda x: x[0])
+        cand = due[0][1]
+        k = cand.key
+        st = self._stats.get(k) if self._stats is not None else None
+        if st is not None and k in self._probe_at:
+            # the previous probe failed if the last outcome since then was a failure
+            if st.consecutive_failures > 0 and (st.last_failure_at or 0.0) >= self._probe_at[k]:
+                self._backoff[k] = min(self._backoff.get(k, 0) + 1, self.max_backoff)
+            elif (st.last_success_at or 0.0) >= self._probe_at[k]:
+                self._backoff[k] = 0
+        self._probe_at[k] = now
+        e.probe_hits = e.hits
+        nxt = now + self.probe_interval_s * (1 << self._backoff.get(k, 0))
+        self._eligible[key] = elig = [(nxt if c is cand else d, c) for d, c in elig]
+        e.probe_due = min(d for d, _ in elig)
+        order = (cand, *(c for c in plan.order if c is not cand))
+        skipped = tuple(x for x in plan.skipped if x[0] is not cand)
+        return Plan(order=order, skipped=skipped, policy=self.name, notes={**plan.notes, "probe": k})

@@ -1,0 +1,231 @@
+"""``health``: skip deployments that are down or turning unstable, order the rest by expected
+cost per success.
+
+A deployment is skipped (the router still tries it last, before failing a caller) when:
+
+- hard reasons: its key was rejected (misconfigured), its breaker is open, a Retry-After or
+  spend-limit window holds it, the request is too large for its context window, or (objective
+  ``cost``) its price is over the tier's cost cap;
+- soft reasons: its success probability is under ``min_success``, its retries per call are over
+  ``max_retry_rate``, its latency shifted up and is ``latency_factor`` times the best, or its
+  expected cost per success is ``skip_ratio`` times the best.
+
+The plan is cached per (tier, task type) and recomputed when the statistics' ``version``
+changes (a failure, a recovery, a breaker or cooldown change), when a hold expires, or every
+``refresh_s`` seconds of clock time. If every deployment would be skipped, none is: the plan
+orders them all by score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from policies.base import Plan, PlanContext
+from policies.scoring import Estimate, estimate_chain
+from policies.stats import StatsRegistry
+
+__all__ = ["HealthPolicy", "ScoredPolicy"]
+
+
+class _Entry:
+    """A cached plan for one (tier, task type) and the state the adaptive policy keeps."""
+
+    __slots__ = (
+        "chain",
+        "version",
+        "expires",
+        "plan",
+        "hits",
+        "leader",
+        "lead_since",
+        "pending_since",
+        "hits_at_check",
+        "checked_at",
+        "probe_due",
+        "probe_hits",
+        "ests",
+        "extra",
+    )
+
+    def __init__(self, chain: Sequence[Any]) -> None:
+        self.chain = chain
+        self.version = -1
+        self.expires = -1.0
+        self.plan: Plan | None = None
+        self.hits = 0
+        self.leader: str | None = None
+        self.lead_since = 0.0
+        self.pending_since: float | None = None
+        self.hits_at_check = 0
+        self.checked_at = 0.0
+        self.probe_due = float("inf")
+        self.probe_hits = 0
+        self.ests: list[Estimate] = []
+        self.extra: Any = None
+
+
+class ScoredPolicy:
+    """Shared machinery of the score-based policies: estimates, reasons, the plan cache."""
+
+    name = "scored"
+
+    def __init__(
+        self,
+        *,
+        min_success: float = 0.6,
+        max_retry_rate: float = 1.0,
+        latency_factor: float = 2.5,
+        skip_ratio: float = 3.0,
+        refresh_s: float = 0.5,
+        prior_p: float = 0.95,
+        per_task: bool = True,
+    ) -> None:
+        if not 0.0 <= min_success < 1.0:
+            raise ValueError(f"min_success must be in [0, 1), got {min_success!r}")
+        if refresh_s <= 0:
+            raise ValueError(f"refresh_s must be > 0, got {refresh_s!r}")
+        if skip_ratio <= 1.0:
+            raise ValueError(f"skip_ratio must be > 1, got {skip_ratio!r}")
+        self.min_success = min_success
+        self.max_retry_rate = max_retry_rate
+        self.latency_factor = latency_factor
+        self.skip_ratio = skip_ratio
+        self.refresh_s = refresh_s
+        self.prior_p = prior_p
+        self.per_task = per_task
+        self._cache: dict[tuple[str, str, str, float | None], _Entry] = {}
+
+    # -- the hot path -------------------------------------------------------------------
+    def plan(self, chain: Sequence[Any], ctx: PlanContext, stats: StatsRegistry) -> Plan:
+        key = (ctx.tier, ctx.task_type, ctx.objective, ctx.cost_cap)
+        e = self._cache.get(key)
+        if e is not None and e.chain is chain and e.version == stats.version and ctx.now < e.expires:
+            e.hits += 1
+            return e.plan  # type: ignore[return-value]
+        if e is None or e.chain is not chain:
+            e = self._cache[key] = _Entry(chain)
+        e.hits += 1
+        e.version = stats.version
+        e.plan = self._compute(e, chain, ctx, stats)
+        return e.plan
+
+    # -- recomputation ------------------------------------------------------------------
+    def hard_reason(self, cand: Any, st: Any, ctx: PlanContext, price: float) -> str | None:
+        now = ctx.now
+        if st.misconfigured:
+            return f"misconfigured: {st.misconfigured}"
+        if st.breaker_state == "open" and st.breaker_open_until > now:
+            return f"circuit open ({st.breaker_open_until - now:.1f}s left)"
+        if st.cooldown_until > now:
+            return f"{st.cooldown_reason or 'retry_after'} ({st.cooldown_until - now:.1f}s left)"
+        cw = getattr(cand, "context_window", None)
+        need = ctx.input_tokens + ctx.output_tokens
+        if cw and need > cw:
+            return f"context window {cw} < {need} tokens"
+        if ctx.objective == "cost" and ctx.cost_cap is not None and price > ctx.cost_cap:
+            return f"price ${price:.4f}/call over the cost cap ${ctx.cost_cap:.4f}"
+        return None
+
+    def soft_reason(self, e: Estimate, best: Estimate, ctx: PlanContext) -> str | None:
+        st = e.st
+        if e.p < self.min_success:
+            return f"failure rate {1 - e.p:.0%} (recent {st.failure_rate_fast():.0%}{_regime(st)})"
+        rr = st.retry_rate()
+        if rr > self.max_retry_rate:
+            return f"retry rate {rr:.2f} per call"
+        if e is not best and st.regime == "slow" and e.t_ok > self.latency_factor * best.t_ok:
+            return f"latency {e.t_ok * 1000:.0f} ms, {e.t_ok / best.t_ok:.1f}x the best ({st.regime_reason})"
+        if e is not best and e.score > self.skip_ratio * best.score and _unwell(e):
+            return f"expected cost per success {e.score / best.score:.1f}x the best"
+        return None
+
+    def expiry(self, ests: list[Estimate], now: float) -> float:
+        exp = now + self.refresh_s
+        for e in ests:
+            st = e.st
+            for t in (st.cooldown_until, st.breaker_open_until):
+                if now < t < exp:
+                    exp = t
+        return exp
+
+    def rank(
+        self, e: _Entry, chain: Sequence[Any], ctx: PlanContext, stats: StatsRegistry
+    ) -> tuple[list[Estimate], list[tuple[Estimate, str]], dict[str, Any]]:
+        """Estimates split into kept (ordered by score) and skipped (with reasons)."""
+        ests = estimate_chain(chain, ctx, stats, prior_p=self.prior_p, per_task=self.per_task)
+        e.ests = ests
+        e.expires = self.expiry(ests, ctx.now)
+        hard: list[tuple[Estimate, str]] = []
+        rest: list[Estimate] = []
+        for est in ests:
+            why = self.hard_reason(est.cand, est.st, ctx, est.price)
+            if why is None:
+                rest.append(est)
+            else:
+                hard.append((est, why))
+        rest.sort(key=_score)
+        kept: list[Estimate] = []
+        soft: list[tuple[Estimate, str]] = []
+        if rest:
+            best = rest[0]
+            for est in rest:
+                why = self.soft_reason(est, best, ctx)
+                if why is None:
+                    kept.append(est)
+                else:
+                    soft.append((est, why))
+        skipped = soft + sorted(hard, key=lambda x: x[0].score)
+        notes: dict[str, Any] = {}
+        if not kept:
+            # never skip everything: order them all, the likeliest to work first
+            kept = [x[0] for x in skipped]
+            kept.sort(key=_score)
+            notes["all_unhealthy"] = [f"{x[0].cand.key}: {x[1]}" for x in skipped]
+            skipped = []
+        return kept, skipped, notes
+
+    def _compute(self, e: _Entry, chain: Sequence[Any], ctx: PlanContext, stats: StatsRegistry) -> Plan:
+        kept, skipped, notes = self.rank(e, chain, ctx, stats)
+        return self.build(kept, skipped, notes, ctx)
+
+    def build(
+        self, kept: list[Estimate], skipped: list[tuple[Estimate, str]], notes: dict[str, Any], ctx: PlanContext
+    ) -> Plan:
+        rows: dict[str, Any] = {}
+        for est in kept:
+            rows[est.cand.key] = {**est.as_dict(), "decision": "ordered", "regime": est.st.regime}
+        for est, why in skipped:
+            rows[est.cand.key] = {**est.as_dict(), "decision": "skipped", "reason": why, "regime": est.st.regime}
+        notes = {"objective": ctx.objective, "computed_at": ctx.now, **notes, "deployments": rows}
+        return Plan(
+            order=tuple(x.cand for x in kept),
+            skipped=tuple((x[0].cand, x[1]) for x in skipped),
+            policy=self.name,
+            notes=notes,
+        )
+
+    def __or__(self, other: Any) -> Any:
+        from policies.base import as_policy, chain_policies
+
+        return chain_policies(self, as_policy(other))
+
+
+class HealthPolicy(ScoredPolicy):
+    """Skip what is down or turning unstable; order the rest by expected cost per success."""
+
+    name = "health"
+
+
+def _score(e: Estimate) -> float:
+    return e.score
+
+
+def _regime(st: Any) -> str:
+    return f"; {st.regime_reason}" if st.regime == "degraded" and st.regime_reason else ""
+
+
+def _unwell(e: Estimate) -> bool:
+    """Some sign of ill health (a score alone does not skip a healthy deployment)."""
+    st = e.st
+    return st.regime in ("degraded", "slow") or e.p < 0.9 or st.failure_rate_fast() > 0.1

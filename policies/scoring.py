@@ -1,0 +1,119 @@
+"""Expected cost per success of each deployment, from live statistics and the tier's objective.
+
+For each candidate: ``p`` (probability an attempt succeeds), the time a success takes
+(``t_ok``: the middle of mean and p95, so a heavy tail counts), the time a failed attempt
+costs (``t_fail``: a timeout costs the attempt timeout, a 503 a tenth of a second) and the
+price of a successful call. The objective blends them into ``cost``; the rank is
+``score = cost / p`` (ascending), which for a sequence of independent tries is the order that
+minimises the expected cost to the first success.
+
+=============  =========  ==========  ===================
+objective      price w.   time w.     failed-time factor
+=============  =========  ==========  ===================
+reliability    0.02       1           2  (failures weigh double)
+latency        0          1           1.5
+cost           1          0.1         1
+=============  =========  ==========  ===================
+
+Price and time are normalised by their chain means, so the weights are unit-free.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from policies.base import PlanContext
+from policies.stats import DeploymentStats, StatsRegistry
+
+__all__ = ["OBJECTIVE_WEIGHTS", "Estimate", "estimate_chain", "price_of"]
+
+OBJECTIVE_WEIGHTS: dict[str, tuple[float, float, float]] = {
+    "reliability": (0.02, 1.0, 2.0),
+    "latency": (0.0, 1.0, 1.5),
+    "cost": (1.0, 0.1, 1.0),
+}
+RETRY_OVERHEAD_S = 0.3  # backoff the router waits after a failed attempt, on average
+_Z95 = 1.645
+
+
+@dataclass(slots=True)
+class Estimate:
+    """One candidate's numbers; ``score`` ranks (lower is better)."""
+
+    cand: Any
+    st: DeploymentStats
+    p: float
+    t_ok: float
+    t_fail: float
+    price: float
+    known_latency: bool
+    cost: float = 0.0
+    score: float = 0.0
+
+    def cost_at(self, p: float, price_n: float, time_mean: float, weights: tuple[float, float, float]) -> float:
+        wp, wt, wf = weights
+        t = p * self.t_ok + (1.0 - p) * (wf * self.t_fail + RETRY_OVERHEAD_S)
+        return wp * price_n + wt * t / time_mean
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "p_success": round(self.p, 4),
+            "expected_ok_ms": round(self.t_ok * 1000, 1),
+            "failed_attempt_ms": round(self.t_fail * 1000, 1),
+            "price_per_call": round(self.price, 6),
+            "latency_known": self.known_latency,
+            "cost": round(self.cost, 4),
+            "score": round(self.score, 4),
+        }
+
+
+def price_of(cand: Any, ctx: PlanContext, stats: StatsRegistry) -> float:
+    """Dollars a successful call is expected to cost at ``cand``."""
+    tin = ctx.input_tokens or stats.input_tokens_ewma or 1000.0
+    tout = ctx.output_tokens or stats.output_tokens_ewma or 500.0
+    return (tin * (cand.input_price_per_mtok or 0.0) + tout * (cand.output_price_per_mtok or 0.0)) / 1e6
+
+
+def estimate_chain(
+    chain: Sequence[Any],
+    ctx: PlanContext,
+    stats: StatsRegistry,
+    *,
+    prior_p: float = 0.95,
+    per_task: bool = True,
+) -> list[Estimate]:
+    """An ``Estimate`` per candidate with ``cost`` and ``score`` filled in."""
+    out: list[Estimate] = []
+    now = ctx.now
+    known: list[float] = []
+    for cand in chain:
+        st = stats.for_task(cand.key, ctx.task_type) if per_task else stats.get(cand.key)
+        st.decay_to(now)
+        p = st.p_success(prior_p)
+        m = st.latency_log_moments()
+        if m is None:
+            t_ok = -1.0
+        else:
+            mean = math.exp(m[1] + 0.5 * m[2] * m[2])
+            p95 = math.exp(m[1] + _Z95 * m[2])
+            t_ok = 0.5 * (mean + p95)
+            known.append(t_ok)
+        tf = st.fail_latency_s()
+        out.append(Estimate(cand, st, p, t_ok, -1.0 if tf is None else tf, price_of(cand, ctx, stats), m is not None))
+    default_t = max(known) if known else 1.0
+    for e in out:
+        if e.t_ok < 0:
+            e.t_ok = default_t
+        if e.t_fail < 0:
+            e.t_fail = 0.25 * e.t_ok
+    weights = OBJECTIVE_WEIGHTS.get(ctx.objective, OBJECTIVE_WEIGHTS["reliability"])
+    price_mean = sum(e.price for e in out) / len(out) if out else 0.0
+    time_mean = sum(e.t_ok for e in out) / len(out) if out else 1.0
+    for e in out:
+        price_n = e.price / price_mean if price_mean > 0 else 0.0
+        e.cost = e.cost_at(e.p, price_n, time_mean or 1.0, weights)
+        e.score = e.cost / max(e.p, 1e-3)
+    return out
