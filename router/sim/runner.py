@@ -217,9 +217,13 @@ async def _drive(loop: VirtualLoop, router: Router, sc: Scenario, dr: Draws, log
             await acompletion(tier, messages[task], task_type=task)
         except RoutingError:
             pass
+        except BaseException as exc:  # a bug in a policy or the router: stop the run, loudly
+            if not done.done():
+                done.set_exception(exc)
+            return
         latency[i] = loop._now - t0
         remaining[0] -= 1
-        if remaining[0] == 0:
+        if remaining[0] == 0 and not done.done():
             done.set_result(None)
 
     create_task = loop.create_task

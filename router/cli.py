@@ -1,0 +1,50 @@
+"""The ``attune`` command: a thin dispatcher that imports a subcommand's module only when
+that subcommand runs (``import router`` stays light)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["COMMANDS", "main"]
+
+# name -> (module defining configure(parser) and run(args) -> int, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "bench": ("router.sim.cli_bench", "run routing policies through the simulator and compare them"),
+    "scenario": ("router.sim.cli_scenario", "work with scenario files (from-telemetry)"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    epilog = "commands:\n" + "\n".join(f"  {name:<12} {help_}" for name, (_, help_) in COMMANDS.items())
+    p = argparse.ArgumentParser(
+        prog="attune",
+        description="attune-router: adaptive LLM provider routing.",
+        epilog=epilog + "\n\nrun 'attune COMMAND --help' for a command's options",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("command", nargs="?", help="one of: " + ", ".join(COMMANDS))
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``attune`` console script; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in COMMANDS:
+        top = _top_parser()
+        if not args or args[0] in ("-h", "--help"):
+            top.print_help()
+            return 0 if args else 2
+        top.error(f"unknown command {args[0]!r}; choose from {', '.join(COMMANDS)}")
+    name = args[0]
+    module = importlib.import_module(COMMANDS[name][0])
+    parser = argparse.ArgumentParser(prog=f"attune {name}", description=COMMANDS[name][1])
+    module.configure(parser)
+    ns = parser.parse_args(args[1:])
+    return int(module.run(ns))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""``attune bench``: simulate routing policies on scenarios and compare them.
+
+With no arguments it runs the default suite: every packaged scenario, the policies
+``static``, ``cooldown`` and every other registered one, plus the ``oracle`` and
+``hindsight`` bounds, in parallel processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+__all__ = ["configure", "run"]
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scenario", action="append", metavar="FILE", help="scenario file or packaged name (repeatable; default: every packaged scenario)")
+    p.add_argument("--policy", action="append", metavar="NAME", help="policy to evaluate (repeatable; default: static, cooldown and every registered policy); oracle and hindsight always run")
+    p.add_argument("--calls", type=int, metavar="N", help="calls per run (default: the scenario's own traffic, capped at --max-calls)")
+    p.add_argument("--max-calls", type=int, metavar="N", default=None, help="cap on calls per run when --calls is not given (default 25000)")
+    p.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds per run; with K > 1 results are means with 95%% intervals")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="first seed (default 0)")
+    p.add_argument("--workers", type=int, metavar="N", help="parallel processes (default: CPU count)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line of stdout (the table goes to stderr)")
+    p.add_argument("--plot", metavar="FILE.png", help="plot success rate and latency over time per policy, scenario phases shaded")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _fmt(v: Any, kind: str, ci: list[float] | None = None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if kind == "pct":
+        s = f"{v * 100:.2f}%"
+        return s + (f" ±{(ci[1] - ci[0]) * 50:.2f}" if ci else "")
+    if kind == "ms":
+        s = f"{v:,.0f}"
+        return s + (f" ±{(ci[1] - ci[0]) / 2:,.0f}" if ci else "")
+    if kind == "usd":
+        return f"{v * 1000:.3f}"
+    if kind == "s":
+        return f"{v:.1f}"
+    if kind == "score":
+        return f"{v:+.2f}"
+    return f"{v:.3f}"
+
+
+COLUMNS = (
+    ("success", "success_rate", "pct"),
+    ("p50 ms", "p50_ms", "ms"),
+    ("p95 ms", "p95_ms", "ms"),
+    ("p99 ms", "p99_ms", "ms"),
+    ("$/1k ok", "cost_per_success", "usd"),
+    ("att/call", "attempts_per_call", "x"),
+    ("detect s", "detect_s", "s"),
+    ("recover s", "recover_s", "s"),
+    ("score", "score", "score"),
+)
+
+
+def render_tables(suite: Any, console: Any) -> None:
+    """One rich table per scenario."""
+    from rich.table import Table
+
+    for name in suite.runs:
+        summ = suite.summary(name)
+        t = Table(title=f"{name}  ({next(iter(summ.values()))['calls']:,} calls/run)", title_justify="left")
+        t.add_column("policy")
+        for head, _, _ in COLUMNS:
+            t.add_column(head, justify="right")
+        for p in suite.order:
+            row = summ.get(p)
+            if row is None:
+                continue
+            ci = row.get("ci95", {})
+            t.add_row(p, *[_fmt(row.get(k), kind, ci.get(k)) for _, k, kind in COLUMNS])
+        console.print(t)
+
+
+def markdown_table(suite: Any, name: str) -> str:
+    """The results of one scenario as a Markdown table (for RESULTS.md)."""
+    summ = suite.summary(name)
+    lines = ["| policy | " + " | ".join(h for h, _, _ in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for p in suite.order:
+        row = summ.get(p)
+        if row is not None:
+            ci = row.get("ci95", {})
+            lines.append(f"| {p} | " + " | ".join(_fmt(row.get(k), kind, ci.get(k)) for _, k, kind in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from router.sim.library import scenario_paths
+    from router.sim.runner import BOUNDS
+    from router.sim.scenario import ScenarioError, load_scenario
+    from router.sim.suite import DEFAULT_MAX_CALLS, default_policies, run_suite
+
+    err = Console(stderr=True)
+    out = err if args.json else Console()
+    for c in (err, out):
+        if not c.is_terminal:
+            c.width = 150
+    scenarios = args.scenario or [str(p) for p in scenario_paths()]
+    try:
+        for s in scenarios:
+            load_scenario(s)
+    except ScenarioError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        return 2
+    if args.policy:
+        from policies import policy_names
+
+        known = set(policy_names()) | set(BOUNDS)
+        bad = [p for p in args.policy if p not in known]
+        if bad:
+            err.print(f"error: unknown policy {bad[0]!r}; known: {', '.join(sorted(known))}", highlight=False)
+            return 2
+        policies = list(dict.fromkeys(["static", *args.policy, *BOUNDS]))
+    else:
+        policies = default_policies()
+    if args.seeds < 1 or (args.calls is not None and args.calls < 1):
+        err.print("error: --seeds and --calls must be >= 1")
+        return 2
+    seeds = range(args.seed, args.seed + args.seeds)
+    max_calls = args.max_calls if args.max_calls is not None else DEFAULT_MAX_CALLS
+
+    progress = None
+    task_id = None
+    if not args.no_progress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
+        progress.start()
+        task_id = progress.add_task("simulating", total=None)
+
+    def on_result(r: Any, done: int, total: int) -> None:
+        if progress is not None:
+            progress.update(task_id, completed=done, total=total, description=f"{r.scenario} / {r.policy}")
+
+    try:
+        suite = run_suite(scenarios, policies, seeds=seeds, calls=args.calls, max_calls=max_calls, workers=args.workers, on_result=on_result)
+    finally:
+        if progress is not None:
+            progress.stop()
+    render_tables(suite, out)
+    total_calls = sum(r.calls for by_p in suite.runs.values() for runs in by_p.values() for r in runs if r.policy != "hindsight")
+    out.print(f"{len(suite.runs)} scenario(s), {len(policies)} policies, {args.seeds} seed(s): {total_calls:,} simulated calls in {suite.suite_s:.1f} s on {suite.workers} process(es)", highlight=False)
+    if args.plot:
+        from router.sim.plot import plot_suite
+
+        plot_suite(suite, args.plot)
+        out.print(f"plot written to {args.plot}", highlight=False)
+    if args.json:
+        sys.stdout.write(json.dumps(suite.to_json(), allow_nan=False, default=_nan_none) + "\n")
+    return 0
+
+
+def _nan_none(o: Any) -> Any:
+    return None
