@@ -120,6 +120,7 @@ class SimProvider:
         self.attempts += 1
         kind: str | None = None
         retry_after: float | None = None
+        next_window: float | None = None  # a quota 429 without Retry-After: wait for this time
         rpm = st.rate_limit_rpm
         if rpm is not None:
             w = int(t // 60.0)
@@ -128,7 +129,9 @@ class SimProvider:
                 self._window_count = 0
             if self._window_count >= rpm * self.quota_scale:
                 kind = "rate_limited"
-                retry_after = st.retry_after_s if st.retry_after_s is not None else (w + 1) * 60.0 - t
+                retry_after = st.retry_after_s
+                if retry_after is None:
+                    next_window = (w + 1) * 60.0
             else:
                 self._window_count += 1
         if kind is None:
@@ -167,6 +170,8 @@ class SimProvider:
         if kind == "timeout":
             raise ProviderTimeoutError(f"no answer within {timeout:.3f}s", deployment=self.key)
         if kind == "rate_limited":
+            if next_window is not None:
+                retry_after = max(next_window - loop._now, 0.0)  # counted from the answer
             raise RateLimitedError("simulated 429", status=429, retry_after=retry_after, deployment=self.key)
         raise _ERR_CLS[kind](f"simulated {kind}", status=STATUS_BY_KIND[kind], deployment=self.key)
 

@@ -1,0 +1,165 @@
+"""The simulator against its own scenario parameters, the bounds, determinism and the
+router's resilience on virtual time."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from router.sim import analytic_hindsight_success, load_scenario, parse_scenario, run_scenario
+from router.sim.draws import draw
+from router.sim.runner import BOUNDS
+
+
+def _one_deployment(**provider: Any) -> dict[str, Any]:
+    return {
+        "name": "calibration",
+        "seed": 3,
+        "duration_s": 1200,
+        "router": {"deadline_s": 600, "attempt_timeout_s": 120},
+        "traffic": {"rate_per_s": 5},
+        "chain": ["openai/gpt-4o"],
+        "providers": {"openai/gpt-4o": {"latency_ms": {"median": 1000, "p95": 3000}, **provider}},
+    }
+
+
+def _binom_tol(p: float, n: int, z: float = 4.0) -> float:
+    return z * math.sqrt(p * (1 - p) / n) + 1e-9
+
+
+def test_measured_error_rate_mix_and_latency_match_the_file() -> None:
+    sc = parse_scenario(_one_deployment(base_error_rate=0.2, errors={"overloaded": 0.75, "server_error": 0.25}))
+    r = run_scenario(sc, "static", seed=1, calls=6000)
+    c = r.provider_counts["openai/gpt-4o"]
+    n = c["attempts"]
+    errors = n - c["successes"]
+    assert errors / n == pytest.approx(0.2, abs=_binom_tol(0.2, n))
+    assert c["error.overloaded"] / errors == pytest.approx(0.75, abs=_binom_tol(0.75, errors))
+    assert set(c) == {"attempts", "successes", "error.overloaded", "error.server_error"}
+
+
+def test_success_latency_percentiles_match_median_and_p95() -> None:
+    from router.sim.provider import SimProvider  # noqa: F401 - the counters live on it
+
+    sc = parse_scenario(_one_deployment())
+    r = run_scenario(sc, "static", seed=2, calls=6000)
+    assert r.success_rate == 1.0
+    # single attempt each: end-to-end latency is the drawn latency
+    assert r.p50_ms == pytest.approx(1000, rel=0.05)
+    assert r.p95_ms == pytest.approx(3000, rel=0.08)
+
+
+def test_latency_factor_multiplies_latency_and_long_draws_become_timeouts() -> None:
+    sc = parse_scenario(
+        {**_one_deployment(phases=[{"start_s": 0, "end_s": 1200, "latency_factor": 4}]), "router": {"deadline_s": 60, "attempt_timeout_s": 4}}
+    )
+    r = run_scenario(sc, "static", seed=3, calls=4000)
+    c = r.provider_counts["openai/gpt-4o"]
+    # P(lognormal(median 4 s) > 4 s) = 0.5: half the attempts time out
+    assert c["error.timeout"] / c["attempts"] == pytest.approx(0.5, abs=_binom_tol(0.5, c["attempts"]))
+    assert set(c) == {"attempts", "successes", "error.timeout"}
+
+
+def test_rate_limits_answer_429_beyond_the_per_minute_quota() -> None:
+    # 5 calls/s = 300 a minute against a quota of 120: every minute accepts exactly 120
+    sc = parse_scenario(_one_deployment(rate_limit_rpm=120, retry_after_s=7))
+    r = run_scenario(sc, "static", seed=4)  # the scenario's own traffic: no quota scaling
+    c = r.provider_counts["openai/gpt-4o"]
+    accepted = c["attempts"] - c["error.rate_limited"]
+    # 20 saturated minute windows; retries of the last calls spill into a 21st
+    assert 120 * 20 <= accepted <= 120 * 21
+    assert c["error.rate_limited"] >= 6000 - 120 * 21
+    assert c["successes"] == accepted
+    assert r.success_rate == pytest.approx(accepted / r.calls)
+
+
+def test_retry_after_defaults_to_the_time_left_in_the_minute() -> None:
+    import asyncio
+
+    from router.errors import RateLimitedError
+    from router.sim.loop import VirtualLoop
+    from router.sim.provider import CURRENT_CALL, CallDraws, SimProvider
+
+    sc = parse_scenario(_one_deployment(rate_limit_rpm=2))
+    loop = VirtualLoop()
+    prov = SimProvider("openai/gpt-4o", 0, sc.timeline("openai/gpt-4o"), loop)
+    rows = [[[0.99] * 5], [[0.5] * 5], [[0.0] * 5], [[0.0] * 5]]
+
+    async def main() -> float | None:
+        await asyncio.sleep(45.0)
+        for _ in range(2):
+            CURRENT_CALL.set(CallDraws(0, rows, 10, 5, 1))
+            await prov.send(None, timeout=100)  # type: ignore[arg-type]
+        start = loop.time()
+        CURRENT_CALL.set(CallDraws(1, rows, 10, 5, 1))
+        try:
+            await prov.send(None, timeout=100)  # type: ignore[arg-type]
+        except RateLimitedError as exc:
+            assert exc.status == 429
+            return exc.retry_after + (loop.time() - start) - (60.0 - start)
+        return None
+
+    assert loop.run_until_complete(main()) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_hindsight_matches_the_analytic_success_rate() -> None:
+    sc = parse_scenario({
+        "name": "two-flaky", "seed": 5, "duration_s": 3600, "traffic": {"rate_per_s": 10},
+        "router": {"attempt_timeout_s": 3},
+        "chain": ["a/x", "b/y"],
+        "providers": {
+            "a/x": {"latency_ms": {"median": 900, "p95": 2500}, "base_error_rate": 0.3,
+                    "phases": [{"start_s": 600, "end_s": 1800, "error_rate": 0.9, "error_rate_end": 0.2}]},
+            "b/y": {"latency_ms": {"median": 1200, "p95": 3000}, "base_error_rate": 0.2,
+                    "phases": [{"start_s": 1200, "end_s": 2400, "error_rate": 0.6}]},
+        },
+    })  # fmt: skip
+    expected = analytic_hindsight_success(sc)
+    r = run_scenario(sc, "hindsight", seed=0, calls=40000)
+    assert r.success_rate == pytest.approx(expected, abs=_binom_tol(expected, 40000))
+    assert expected < 0.9  # timeouts at 3 s and the error phases make it far from trivial
+
+
+def test_a_run_is_deterministic_for_a_seed_and_draws_do_not_depend_on_the_policy() -> None:
+    sc = load_scenario("full-outage")
+    a = run_scenario(sc, "static", seed=9, calls=3000)
+    b = run_scenario(sc, "static", seed=9, calls=3000)
+    c = run_scenario(sc, "static", seed=10, calls=3000)
+    assert a.metrics() == b.metrics() and a.provider_counts == b.provider_counts
+    assert a.metrics() != c.metrics()
+    d1, d2 = draw(sc, 9, 3000), draw(sc, 9, 3000)
+    assert np.array_equal(d1.attempt, d2.attempt) and np.array_equal(d1.arrivals, d2.arrivals)
+
+
+def test_breakers_open_and_close_on_virtual_time_during_a_full_outage() -> None:
+    sc = load_scenario("full-outage")
+    r = run_scenario(sc, "static", seed=0, calls=20000)
+    # the breaker moves first attempts off the dead primary within a minute of virtual time
+    assert r.detect_s is not None and r.detect_s < 60
+    # and a half-open probe gives it its traffic back once the (doubling, capped at 300 s
+    # +/- 20 %) open period ends
+    assert r.recover_s is not None and r.recover_s < 360
+    assert r.success_rate > 0.999
+
+
+def test_the_oracle_never_goes_first_to_a_dead_deployment() -> None:
+    sc = load_scenario("full-outage")
+    r = run_scenario(sc, "oracle", seed=0, calls=5000)
+    share = r.series["first_share"]["openai/gpt-4o"]  # type: ignore[index]
+    mids = r.series["t_s"]  # type: ignore[index]
+    during = [s for t, s in zip(mids, share) if 960 <= t <= 2040 and s is not None]
+    assert during and max(during) == 0.0
+    assert r.attempts_per_call < 1.05
+
+
+def test_policy_results_carry_the_contract_metrics() -> None:
+    sc = load_scenario("quota-429")
+    for p in ("static", "cooldown", *BOUNDS):
+        r = run_scenario(sc, p, seed=0, calls=1500)
+        m = r.metrics()
+        assert {"success_rate", "p50_ms", "p95_ms", "p99_ms", "cost_per_success", "attempts_per_call", "calls"} <= set(m)
+        assert m["calls"] == 1500 and 0 < m["success_rate"] <= 1 and m["cost_per_success"] > 0
+        assert m["p50_ms"] <= m["p95_ms"] <= m["p99_ms"]
