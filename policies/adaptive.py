@@ -10,7 +10,8 @@ On top of ``health`` (see ``policies.health``) it adds:
 - bounded probes: a demoted deployment (or one with no recent evidence) is put first for one
   call once its last attempt is ``probe_interval_s`` old, at most one probe per
   ``probe_min_calls`` calls of a (tier, task type); a failed probe doubles that deployment's
-  interval (up to ``2**max_backoff`` times). The statistics re-admit a deployment after a run of
+  interval (up to ``2**max_backoff`` times). A healthy deployment that is not first is looked
+  at once per ``explore_interval_s``, to keep its numbers fresh. The statistics re-admit a deployment after a run of
   probe successes that its failure baseline makes unlikely (2 to 8 probes), so a recovered
   deployment wins its traffic back within a bounded number of probes.
 
@@ -44,9 +45,10 @@ class AdaptivePolicy(ScoredPolicy):
         margin: float = 0.15,
         probe_interval_s: float = 5.0,
         probe_min_calls: int = 20,
+        explore_interval_s: float = 120.0,
         max_backoff: int = 3,
-        hang_factor: float = 3.0,
-        hang_min_s: float = 5.0,
+        hang_factor: float = 4.0,
+        hang_min_s: float = 8.0,
         **health_options: Any,
     ) -> None:
         super().__init__(**health_options)
@@ -55,6 +57,7 @@ class AdaptivePolicy(ScoredPolicy):
         self.margin = margin
         self.probe_interval_s = probe_interval_s
         self.probe_min_calls = probe_min_calls
+        self.explore_interval_s = explore_interval_s
         self.max_backoff = max_backoff
         self.hang_factor = hang_factor
         self.hang_min_s = hang_min_s
@@ -70,6 +73,9 @@ class AdaptivePolicy(ScoredPolicy):
         e = self._cache.get(key)
         if e is not None and e.chain is chain and e.version == stats.version and ctx.now < e.expires:
             e.hits += 1
+            if e.unanswered < 0.0:
+                e.unanswered = ctx.now
+                e.unanswered_hits = e.hits
             if ctx.now < e.probe_due or e.hits - e.probe_hits < self.probe_min_calls:
                 return e.plan  # type: ignore[return-value]
             return self._probe(e, key, ctx)
@@ -122,30 +128,28 @@ class AdaptivePolicy(ScoredPolicy):
             e.leader = kept[0].cand.key
             e.lead_since = now
             self._backoff.pop(e.leader, None)
-            e.pending_since = None
+            e.unanswered = now
+            e.unanswered_hits = e.hits
         return self.build(kept, skipped, notes, ctx)
 
     def _watch_leader(self, e: _Entry, now: float, stats: StatsRegistry) -> None:
-        """Suspect a hang when calls went to the leader and none finished for too long."""
+        """Suspect a hang when calls went to the leader and none came back for too long."""
         lead = e.leader
-        issued = e.hits > e.hits_at_check
-        if lead is not None and lead not in self._suspects:
+        if lead is not None and lead not in self._suspects and e.unanswered >= 0.0:
             st = stats.get(lead)
             done = max(st.last_success_at or 0.0, st.last_failure_at or 0.0)
-            if e.pending_since is None:
-                if issued:
-                    e.pending_since = max(e.checked_at, e.lead_since)
-            elif done >= e.pending_since:
-                e.pending_since = e.checked_at if issued else None
-            if e.pending_since is not None:
+            if done >= e.unanswered:
+                e.unanswered = -1.0  # it answered since: start again with the next call
+            else:
                 p95 = st.latency_quantile_s(1.645)
-                wait = max(self.hang_factor * (p95 or 1.0), self.hang_min_s)
-                silent = now - e.pending_since
-                if silent > wait:
+                wait = max(self.hang_factor * (p95 or 2.0), self.hang_min_s)
+                silent = now - e.unanswered
+                if silent > wait and e.hits - e.unanswered_hits >= 2:
                     self._suspects[lead] = (now, f"no answer for {silent:.1f}s (p95 {1000 * (p95 or 0):.0f} ms): hanging?")
-                    e.pending_since = None
-        e.hits_at_check = e.hits
-        e.checked_at = now
+                    e.unanswered = -1.0
+        if e.unanswered < 0.0:
+            e.unanswered = now
+            e.unanswered_hits = e.hits
 
     # -- probes -------------------------------------------------------------------------
     def _probe_candidates(self, e: _Entry, ctx: PlanContext) -> list[tuple[float, Any]]:
@@ -164,10 +168,12 @@ class AdaptivePolicy(ScoredPolicy):
             st = est.st
             if self.hard_reason(cand, st, ctx, est.price) is not None:
                 continue
-            if cand in plan.order and st.attempts >= 1.0:
-                continue  # ordered and known: no need to look again
             last = max(st.last_success_at or -_INF, st.last_failure_at or -_INF, self._probe_at.get(cand.key, -_INF))
-            due = last + self.probe_interval_s * (1 << self._backoff.get(cand.key, 0))
+            if cand in plan.order:
+                # healthy but not first: look again only rarely, to keep its numbers fresh
+                due = last + self.explore_interval_s
+            else:
+                due = last + self.probe_interval_s * (1 << self._backoff.get(cand.key, 0))
             out.append((due if due > now - 1e9 else now, cand))
         return out
 

@@ -39,9 +39,8 @@ class _Entry:
         "hits",
         "leader",
         "lead_since",
-        "pending_since",
-        "hits_at_check",
-        "checked_at",
+        "unanswered",
+        "unanswered_hits",
         "probe_due",
         "probe_hits",
         "ests",
@@ -56,9 +55,8 @@ class _Entry:
         self.hits = 0
         self.leader: str | None = None
         self.lead_since = 0.0
-        self.pending_since: float | None = None
-        self.hits_at_check = 0
-        self.checked_at = 0.0
+        self.unanswered = -1.0  # time of the first call sent after the leader last answered
+        self.unanswered_hits = 0
         self.probe_due = float("inf")
         self.probe_hits = 0
         self.ests: list[Estimate] = []
@@ -79,7 +77,7 @@ class ScoredPolicy:
         skip_ratio: float = 3.0,
         refresh_s: float = 0.5,
         prior_p: float = 0.95,
-        per_task: bool = True,
+        per_task: bool = False,
     ) -> None:
         if not 0.0 <= min_success < 1.0:
             raise ValueError(f"min_success must be in [0, 1), got {min_success!r}")

@@ -10,7 +10,7 @@ minimises the expected cost to the first success.
 =============  =========  ==========  ===================
 objective      price w.   time w.     failed-time factor
 =============  =========  ==========  ===================
-reliability    0.02       1           2  (failures weigh double)
+reliability    0          1           2  (failures weigh double)
 latency        0          1           1.5
 cost           1          0.1         1
 =============  =========  ==========  ===================
@@ -31,7 +31,7 @@ from policies.stats import DeploymentStats, StatsRegistry
 __all__ = ["OBJECTIVE_WEIGHTS", "Estimate", "estimate_chain", "price_of"]
 
 OBJECTIVE_WEIGHTS: dict[str, tuple[float, float, float]] = {
-    "reliability": (0.02, 1.0, 2.0),
+    "reliability": (0.0, 1.0, 2.0),
     "latency": (0.0, 1.0, 1.5),
     "cost": (1.0, 0.1, 1.0),
 }
@@ -83,7 +83,7 @@ def estimate_chain(
     stats: StatsRegistry,
     *,
     prior_p: float = 0.95,
-    per_task: bool = True,
+    per_task: bool = False,
 ) -> list[Estimate]:
     """An ``Estimate`` per candidate with ``cost`` and ``score`` filled in."""
     out: list[Estimate] = []

@@ -207,7 +207,8 @@ class DeploymentStats:
         """The change tests; on a change the slow window takes the fast window's evidence."""
         fn = self.f_attempts
         old_n = self.attempts - fn  # slow evidence older than the fast window
-        q_old = (self.failures - self.f_failures + 0.5) / (old_n + 1.0)
+        q_old = (self.failures - self.f_failures + 0.5) / (old_n + 1.0) if old_n > 0.0 else 0.5
+        q_old = 0.005 if q_old < 0.005 else 0.97 if q_old > 0.97 else q_old
         dense = fn >= _MIN_FAST_N and old_n >= 2.0
         if x is None:
             if self.regime == "degraded":
@@ -216,9 +217,10 @@ class DeploymentStats:
             run = self.consecutive_failures
             if run >= 3:
                 q = (self.failures - run + 0.5) / (self.attempts - run + 1.0)
-                if run * _log(min(q, 0.97)) < _LOG_ALPHA:
+                q = 0.01 if q < 0.01 else 0.97 if q > 0.97 else q
+                if run * _log(q) < _LOG_ALPHA:
                     return self._reset_failures(now, f"{run} failures in a row (baseline {q:.1%})", "degraded")
-            if dense:
+            if dense and self.f_failures >= 3.0 and self.f_failures > (2.0 * q_old + 0.05) * fn:
                 mean = fn * q_old
                 z = (self.f_failures - mean) / _sqrt(mean * (1.0 - q_old) + 0.25)
                 if z > _Z_CRIT:
@@ -229,8 +231,9 @@ class DeploymentStats:
         changed = False
         run = self.consecutive_successes
         before = self.attempts - run
-        if self.failures >= 1.0 and before > 0 and (self.regime == "degraded" or fn - run < 2.0):
-            q = min(self.failures / before, 0.97)
+        if self.regime == "degraded" and self.failures >= 1.0 and before > 0:
+            q = self.failures / before
+            q = 0.97 if q > 0.97 else q
             if run >= 2 and q > 0.05 and (run * _log(1.0 - q) < _LOG_ALPHA or run >= _MAX_RUN):
                 changed = self._reset_failures(now, f"{run} successes in a row (baseline {q:.0%} failures)", "recovered")
         elif dense and q_old > 0.02:
@@ -283,19 +286,16 @@ class DeploymentStats:
         s = self.successes + prior_successes
         return s / (s + self.failures + prior_failures)
 
-    def p_success(self, prior_p: float = 0.95, prior_n: float = 2.0, fast_weight: float = 4.0) -> float:
-        """Attempt success probability: the fast window shrunk towards the slow window, which
-        is shrunk towards the prior ``prior_p`` with weight ``prior_n``."""
-        p_slow = (self.successes + prior_n * prior_p) / (self.attempts + prior_n)
-        fn = self.f_attempts
-        return (fn - self.f_failures + fast_weight * p_slow) / (fn + fast_weight)
+    def p_success(self, prior_p: float = 0.95, prior_n: float = 2.0) -> float:
+        """Attempt success probability: the slow window shrunk towards ``prior_p`` with weight
+        ``prior_n``. (A change test replaces the slow window by the recent evidence, so this
+        follows a regime change within a few attempts without chasing noise.)"""
+        return (self.successes + prior_n * prior_p) / (self.attempts + prior_n)
 
     def latency_log_moments(self) -> tuple[float, float, float] | None:
-        """(weight, mean, sd) of log success latency (seconds): the fast window when it holds
-        enough evidence, else the slow one; ``None`` with no evidence."""
-        n, s1, s2 = self.f_lat_n, self.f_lat_s1, self.f_lat_s2
-        if n < 3.0:
-            n, s1, s2 = self.lat_n, self.lat_s1, self.lat_s2
+        """(weight, mean, sd) of log success latency (seconds) in the slow window; ``None``
+        with no evidence."""
+        n, s1, s2 = self.lat_n, self.lat_s1, self.lat_s2
         if n < 0.3:
             return None
         mu = s1 / n
