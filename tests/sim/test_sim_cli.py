@@ -1,0 +1,76 @@
+"""``attune bench`` and the ``attune`` dispatcher."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from router.cli import main
+
+SMALL = {
+    "name": "small-outage",
+    "seed": 1,
+    "duration_s": 600,
+    "traffic": {"rate_per_s": 4},
+    "chain": ["openai/gpt-4o", "anthropic/claude-sonnet-4"],
+    "providers": {
+        "openai/gpt-4o": {"latency_ms": {"median": 900, "p95": 2500}, "phases": [{"start_s": 200, "end_s": 400, "error_rate": 1.0}]},
+        "anthropic/claude-sonnet-4": {"latency_ms": {"median": 1200, "p95": 3000}},
+    },
+}
+CONTRACT = {"success_rate", "p50_ms", "p95_ms", "p99_ms", "cost_per_success", "attempts_per_call", "calls"}
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    p = tmp_path / "small.yaml"
+    p.write_text(yaml.safe_dump(SMALL))
+    return p
+
+
+def test_bench_json_last_line_is_the_contract(small: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["bench", "--scenario", str(small), "--policy", "cooldown", "--calls", "800", "--json", "--no-progress", "--workers", "1"])
+    assert rc == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    obj = json.loads(out[-1])
+    assert obj["scenario"] == "small-outage"
+    assert set(obj["results"]) == {"static", "cooldown", "oracle", "hindsight"}
+    for row in obj["results"].values():
+        assert CONTRACT <= set(row)
+        assert row["calls"] == 800
+
+
+def test_bench_with_seeds_reports_intervals_and_plots(small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    png = tmp_path / "out.png"
+    rc = main(["bench", "--scenario", str(small), "--policy", "static", "--calls", "400", "--seeds", "3", "--json", "--no-progress", "--workers", "2", "--plot", str(png)])
+    assert rc == 0
+    obj = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert obj["seeds"] == [0, 1, 2]
+    static = obj["results"]["static"]
+    lo, hi = static["ci95"]["p50_ms"]
+    assert lo <= static["p50_ms"] <= hi
+    assert png.stat().st_size > 10_000
+
+
+def test_bench_rejects_a_bad_scenario_with_file_key_and_value(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = dict(SMALL, traffic={"rate_per_s": 4, "rate_per_sec": 9})
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump(bad))
+    assert main(["bench", "--scenario", str(p), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml" in err and "traffic.rate_per_sec" in err and "9" in err
+
+
+def test_bench_rejects_an_unknown_policy(small: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--scenario", str(small), "--policy", "nope", "--no-progress"]) == 2
+    assert "unknown policy 'nope'" in capsys.readouterr().err
+
+
+def test_the_dispatcher_lists_commands_and_rejects_unknown_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "bench" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["nonsense"])
