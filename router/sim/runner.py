@@ -76,11 +76,12 @@ class PolicyResult:
 class _Collector:
     """Router sink: writes the fields the metrics need into the run's ``CallLog``."""
 
-    __slots__ = ("log", "index")
+    __slots__ = ("log", "index", "forward")
 
-    def __init__(self, log: CallLog, index: Mapping[str, int]) -> None:
+    def __init__(self, log: CallLog, index: Mapping[str, int], forward: Any = None) -> None:
         self.log = log
         self.index = index
+        self.forward = forward
 
     def submit(self, rec: LLMCallRecord) -> None:
         i = CURRENT_CALL.get().index
@@ -98,6 +99,8 @@ class _Collector:
             log.success[i] = True
             log.cost[i] = rec.cost
             log.served[i] = self.index[rec.deployment]
+        if self.forward is not None:
+            self.forward.submit(rec)
 
 
 def _resolve(policy: Any) -> tuple[str, Any]:
@@ -138,12 +141,15 @@ def run_scenario(
     *,
     draws: Draws | None = None,
     keep_series: bool = True,
+    telemetry: Any = None,
 ) -> PolicyResult:
     """Simulate ``scenario`` under ``policy`` (a registered name, ``"oracle"``,
     ``"hindsight"``, or a policy object) and return its metrics.
 
     ``calls`` thins the traffic to that many calls over the scenario's duration (per-minute
-    quotas are scaled by the same factor); ``draws`` reuses pre-drawn randomness.
+    quotas are scaled by the same factor); ``draws`` reuses pre-drawn randomness;
+    ``telemetry`` (a sink with ``submit(record)``, e.g. a ``TelemetryBackend``) also receives
+    every call record, stamped with virtual wall time.
     A policy object may carry ``router_settings`` (a mapping of ``RouterSettings`` fields)
     to run with baseline settings (``cooldown`` turns breakers off, for instance).
     """
@@ -178,7 +184,7 @@ def run_scenario(
     router = Router(
         deployments=deployments,
         tiers=[Tier(name=sc.traffic.tier, chain=list(sc.chain), policy=pol)],
-        telemetry=_Collector(log, index),
+        telemetry=_Collector(log, index, telemetry),
         settings=_settings(sc, pol),
         clock=LoopClock(EPOCH, loop),
         rng=random.Random(seed),
