@@ -415,7 +415,10 @@ class _Call:
             if not self.sent_any and held_back and r.settings.probe_when_all_open and not self._stop_now():
                 # every deployment was held back: try the one likeliest to have recovered
                 held_back.sort(key=lambda x: x[0])
-                until, why, dep = held_back[0]
+                free = [h for h in held_back if not r._rt[h[2].key].breaker.probe_in_flight]
+                if not free:  # someone is already probing each of them: do not pile on
+                    raise self._finish_failure(None, None, raise_error=True)  # type: ignore[misc]
+                until, why, dep = free[0]
                 wait = until - r.clock.time()
                 if why == "retry_after" and wait > 0:
                     if wait > r.settings.max_retry_after_s or r.clock.monotonic() + wait >= self.deadline:
@@ -477,7 +480,11 @@ class _Call:
                 self.last_exc = RateLimitedError(f"held back by Retry-After for {cool - now:.1f}s", deployment=key)
                 return None
         elif forced:
-            probe = breaker.force_probe()
+            try:
+                probe = breaker.force_probe()
+            except CircuitOpenError as exc:
+                self.last_exc = exc
+                return None
         else:
             cool = r._cooldown.get(key)
             if cool is not None and cool > now:

@@ -18,6 +18,7 @@ never the request. Pass ``transport=`` (e.g. ``httpx.MockTransport``) to plug in
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -101,7 +102,7 @@ class OpenAIProvider:
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
         extra_headers: dict[str, str] | None = None,
-        max_connections: int = 200,
+        max_connections: int = 64,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
@@ -114,6 +115,9 @@ class OpenAIProvider:
         if extra_headers:
             headers.update(extra_headers)
         self._headers = headers
+        # httpcore's pool rescans every queued request on each state change (quadratic under a
+        # burst); queueing on our own semaphore keeps the pool's queue empty.
+        self._slots = asyncio.Semaphore(max_connections)
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(
             transport=transport,
@@ -131,6 +135,10 @@ class OpenAIProvider:
         t = httpx.Timeout(timeout, connect=min(self._connect_timeout, timeout))
         t0 = time.perf_counter()
         req = self._client.build_request("POST", self._url, content=content, headers=self._headers, timeout=t)
+        async with self._slots:
+            return await self._exchange(req, timeout, t0)
+
+    async def _exchange(self, req: httpx.Request, timeout: float, t0: float) -> ProviderResponse:
         try:
             resp = await self._client.send(req, stream=True)
         except httpx.TimeoutException as exc:

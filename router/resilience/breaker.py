@@ -179,11 +179,15 @@ class DeploymentBreaker:
         return True
 
     def force_probe(self) -> bool:
-        """Admit one attempt whatever the state (the router's last resort when every
-        deployment of a chain is open). Returns whether it counts as the probe."""
-        if self.cb._state_storage.state == pybreaker.STATE_CLOSED:
+        """Admit the probe before the open window ends (the router's last resort when every
+        deployment of a chain is held back). Returns whether it is the probe; raises
+        ``CircuitOpenError`` when another probe is already in flight."""
+        state = self.cb._state_storage.state
+        if state == pybreaker.STATE_CLOSED:
             return False
-        if self.cb._state_storage.state == pybreaker.STATE_OPEN:
+        if self._probe:
+            raise CircuitOpenError("half-open probe already in flight", deployment=self.key)
+        if state == pybreaker.STATE_OPEN:
             self.cb.half_open()
         self._probe = True
         return True
@@ -207,8 +211,8 @@ class DeploymentBreaker:
         w = self._window
         if self._window_failures or len(w) < self.settings.window:
             self._observe(False)  # (a full window of successes stays the same)
-        if state == pybreaker.STATE_CLOSED and storage.counter == 0:
-            return  # nothing for pybreaker to reset
+        if state == pybreaker.STATE_OPEN or (state == pybreaker.STATE_CLOSED and storage.counter == 0):
+            return  # nothing for pybreaker to reset (or opened by another process meanwhile)
         self.cb.call(_ok)
 
     def on_failure(self, exc: BaseException, probe: bool) -> None:
@@ -217,6 +221,8 @@ class DeploymentBreaker:
             self._probe = False
         elif state != pybreaker.STATE_CLOSED:
             return
+        if state == pybreaker.STATE_OPEN:
+            return  # opened meanwhile (e.g. by another process): nothing to count
         self._observe(True)
         try:
             self.cb.call(_raise, exc)
