@@ -24,7 +24,11 @@ import tempfile
 import time
 from typing import Any
 
-from router import Deployment, MemoryProvider, Router, Tier
+# benchmarks/telemetry.py is named like the package: keep this directory off the import path.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+from router import Deployment, MemoryProvider, Router, Tier  # noqa: E402
 
 
 def _pct(xs: list[float], q: float) -> float:

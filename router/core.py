@@ -414,11 +414,10 @@ class _Call:
                     break
             if not self.sent_any and held_back and r.settings.probe_when_all_open and not self._stop_now():
                 # every deployment was held back: try the one likeliest to have recovered
-                held_back.sort(key=lambda x: x[0])
-                free = [h for h in held_back if not r._rt[h[2].key].breaker.probe_in_flight]
-                if not free:  # someone is already probing each of them: do not pile on
-                    raise self._finish_failure(None, None, raise_error=True)  # type: ignore[misc]
-                until, why, dep = free[0]
+                # (as Envoy's panic routing: failing fast while some deployment may answer
+                # would turn a partial outage into a full one; one attempt, no retries)
+                held_back.sort(key=lambda x: (r._rt[x[2].key].breaker.probe_in_flight, x[0]))
+                until, why, dep = held_back[0]
                 wait = until - r.clock.time()
                 if why == "retry_after" and wait > 0:
                     if wait > r.settings.max_retry_after_s or r.clock.monotonic() + wait >= self.deadline:
@@ -480,11 +479,7 @@ class _Call:
                 self.last_exc = RateLimitedError(f"held back by Retry-After for {cool - now:.1f}s", deployment=key)
                 return None
         elif forced:
-            try:
-                probe = breaker.force_probe()
-            except CircuitOpenError as exc:
-                self.last_exc = exc
-                return None
+            probe = breaker.force_probe()  # False when another probe is out: a panic attempt
         else:
             cool = r._cooldown.get(key)
             if cool is not None and cool > now:
@@ -544,7 +539,10 @@ class _Call:
             else:
                 latency = clock.monotonic() - a0
                 if r.settings.breakers_enabled:
-                    breaker.on_success(probe)
+                    if forced and not probe:
+                        breaker.on_panic_success()
+                    else:
+                        breaker.on_success(probe)
                 rt.budget.on_success()
                 r.stats.observe(key, True, None, latency, started + latency)
                 self._attempt(dep, position, retry_number, "success", None, resp.http_status, latency, started)
@@ -586,6 +584,8 @@ class _Call:
                         return None
                     wait_retry_after = True
             # -- retry here, or move on? -------------------------------------------------
+            if forced:
+                return None  # the last resort gets one attempt
             if state is None:
                 state = new_retry_state(a0, rules)
             set_failure(state, err, now)

@@ -39,8 +39,8 @@ class BreakerSettings:
 
     fail_max: int = 5  # consecutive counted failures that trip it
     failure_rate: float = 0.5  # or this share of failures among the last `window` attempts...
-    min_volume: int = 10  # ...once at least this many were seen
-    window: int = 20
+    min_volume: int = 20  # ...once at least this many were seen
+    window: int = 50
     reset_timeout_s: float = 10.0  # first open period
     max_open_s: float = 300.0  # cap of the doubling open period
     jitter: float = 0.2  # +/- share of the open period
@@ -179,14 +179,12 @@ class DeploymentBreaker:
         return True
 
     def force_probe(self) -> bool:
-        """Admit the probe before the open window ends (the router's last resort when every
-        deployment of a chain is held back). Returns whether it is the probe; raises
-        ``CircuitOpenError`` when another probe is already in flight."""
+        """Admit an attempt before the open window ends (the router's last resort when every
+        deployment of a chain is held back). Returns ``True`` when it is the probe, ``False``
+        when the breaker is closed or another probe is already in flight."""
         state = self.cb._state_storage.state
-        if state == pybreaker.STATE_CLOSED:
+        if state == pybreaker.STATE_CLOSED or self._probe:
             return False
-        if self._probe:
-            raise CircuitOpenError("half-open probe already in flight", deployment=self.key)
         if state == pybreaker.STATE_OPEN:
             self.cb.half_open()
         self._probe = True
@@ -233,6 +231,11 @@ class DeploymentBreaker:
             n = len(self._window)
             if n >= s.min_volume and self._window_failures >= s.failure_rate * n:
                 self.cb.open()
+
+    def on_panic_success(self) -> None:
+        """A last-resort attempt (not the probe) succeeded: the deployment has recovered."""
+        if self.cb._state_storage.state != pybreaker.STATE_CLOSED:
+            self.cb.close()
 
     def on_neutral(self, probe: bool) -> None:
         """An outcome that says nothing of health (429, 4xx, cancellation): frees the probe."""
