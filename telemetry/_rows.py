@@ -73,8 +73,9 @@ def deployment_of(r: LLMCallRecord) -> str:
 def call_row(r: LLMCallRecord) -> tuple[Any, ...]:
     """The calls-table row of a record, in ``CALL_COLUMNS`` order."""
     skipped = r.skipped
+    ts = r.timestamp
     return (
-        r.call_id, epoch(r.timestamp), r.provider, r.model, r.tier, r.task_type,
+        r.call_id, ts.timestamp() if ts.tzinfo is not None else epoch(ts), r.provider, r.model, r.tier, r.task_type,
         r.input_tokens, r.output_tokens, r.cost, r.latency_ms,
         r.fallback_used, _dumps(r.fallback_chain) if r.fallback_chain else None,
         r.original_provider, r.original_model,
@@ -92,7 +93,8 @@ def attempt_rows(r: LLMCallRecord) -> list[tuple[Any, ...]]:
     task = r.task_type
     return [
         (a.call_id or r.call_id, a.position, a.retry_number, a.deployment, a.provider, a.model,
-         a.outcome, a.error_type, a.http_status, a.latency_ms, epoch(a.started_at), task)
+         a.outcome, a.error_type, a.http_status, a.latency_ms,
+         a.started_at.timestamp() if a.started_at.tzinfo is not None else epoch(a.started_at), task)
         for a in r.attempts
     ]  # fmt: skip
 

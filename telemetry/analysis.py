@@ -10,8 +10,10 @@ Strings are encoded once to integer codes, so group-bys are ``np.bincount`` over
 
 from __future__ import annotations
 
+import gc
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,7 @@ import numpy as np
 from ._rows import deployment_of, epoch
 from .records import LLMCallRecord
 
-__all__ = ["FRAME_COLUMNS", "CallFrame", "GroupBy", "Trend"]
+__all__ = ["FRAME_COLUMNS", "CallFrame", "GroupBy", "Trend", "paused_gc"]
 
 FRAME_COLUMNS: tuple[str, ...] = (
     "ts", "provider", "model", "deployment", "tier", "task_type", "success", "error_type",
@@ -33,9 +35,23 @@ _INT = frozenset({"input_tokens", "output_tokens", "retry_count"})
 
 
 def _encode(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
-    index: dict[Any, int] = {}
-    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), np.int32, len(values))
-    return codes, list(index)
+    """Integer codes (in order of first appearance) and the categories; C-speed loops only."""
+    categories = list(dict.fromkeys(values))
+    index = {v: i for i, v in enumerate(categories)}
+    codes = np.fromiter(map(index.__getitem__, values), np.int32, len(values))
+    return codes, categories
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic GC while millions of tuples are allocated (none of them cyclic)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +80,11 @@ class CallFrame:
     @classmethod
     def from_rows(cls, rows: Sequence[Sequence[Any]]) -> CallFrame:
         """A frame from rows in ``FRAME_COLUMNS`` order."""
+        with paused_gc():
+            return cls._from_rows(rows)
+
+    @classmethod
+    def _from_rows(cls, rows: Sequence[Sequence[Any]]) -> CallFrame:
         cols: dict[str, np.ndarray] = {}
         cats: dict[str, list[Any]] = {}
         n = len(rows)
@@ -290,6 +311,13 @@ class GroupBy:
         x = self.frame._column(column).astype(np.float64)
         ok = ~np.isnan(x)
         codes, x = self._codes[ok], x[ok]
+        if self._k <= 32:  # few groups: a selection per group beats one big sort
+            out_small: dict[Any, list[float]] = {}
+            for i in range(self._k):
+                xi = x[codes == i]
+                if len(xi):
+                    out_small[self._cats[i]] = [float(v) for v in np.percentile(xi, qs)]
+            return out_small
         order = np.lexsort((x, codes))
         xs = x[order]
         counts = np.bincount(codes, minlength=self._k)

@@ -17,7 +17,7 @@ from .errors import TelemetryClosedError, TelemetryError
 from .records import AttemptRecord, LLMCallRecord
 from .spool import Spool
 from .store import TelemetryStore
-from .writer import Marker, TelemetryStats, Writer
+from .writer import Marker, TelemetryStats, Writer, queued_records
 
 if TYPE_CHECKING:
     from .analysis import CallFrame
@@ -207,7 +207,7 @@ class TelemetryBackend:
         """Counters: submitted, written, duplicates, dropped, pending, spooled, failures ..."""
         w = self._writer
         if w is None:
-            n = sum(1 for x in list(self._queue) if not isinstance(x, Marker))
+            n = queued_records(self._queue)
             return TelemetryStats(n, 0, 0, 0, n, 0, 0, 0, 0, True, None)
         return w.stats()
 

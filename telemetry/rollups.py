@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ._rows import deployment_of, epoch
-from .histogram import N_BUCKETS, bucket_index, quantiles
+from .histogram import BUCKETS_PER_DOUBLING, N_BUCKETS, quantiles
 from .records import LLMCallRecord
 
-__all__ = ["Rollup", "RollupDelta", "accumulate", "merge_rollups", "percentiles_by"]
+__all__ = ["Rollup", "RollupDelta", "accumulate", "accumulate_rows", "merge_rollups", "percentiles_by"]
 
 _LITTLE = sys.byteorder == "little"
 
@@ -76,47 +75,110 @@ Key = tuple[int, str, str]
 
 
 def accumulate(records: Iterable[LLMCallRecord]) -> dict[Key, RollupDelta]:
-    """The rollup deltas of a batch, keyed by (minute epoch, deployment, task type)."""
+    """The rollup deltas of a batch of records, keyed by (minute epoch, deployment, task type)."""
+    from ._rows import attempt_rows, call_row
+
+    recs = list(records)
+    return accumulate_rows([call_row(r) for r in recs], [a for r in recs for a in attempt_rows(r)])
+
+
+def _buckets(ms: Any) -> Any:
+    """Vectorised ``histogram.bucket_index`` over a float array."""
+    import numpy as np
+
+    idx = np.floor(np.log2(np.maximum(ms, 1.0)) * BUCKETS_PER_DOUBLING).astype(np.int64) + 1
+    idx[ms < 1.0] = 0
+    np.minimum(idx, N_BUCKETS - 1, out=idx)
+    return idx
+
+
+def _group(keys: list[Key]) -> tuple[list[Key], Any, Any]:
+    """Distinct keys (first-seen order), the code of each row, and each key's first row."""
+    import numpy as np
+
+    distinct = list(dict.fromkeys(keys))
+    index = {k: i for i, k in enumerate(distinct)}
+    codes = np.fromiter(map(index.__getitem__, keys), np.intp, len(keys))
+    first = np.unique(codes, return_index=True)[1]
+    return distinct, codes, first
+
+
+def accumulate_rows(rows: Sequence[Sequence[Any]], attempt_rows: Sequence[Sequence[Any]]) -> dict[Key, RollupDelta]:
+    """The rollup deltas of calls-table and attempts-table rows (``_rows`` column order).
+
+    The writer calls this on the rows it is about to insert; the sums are numpy bincounts over
+    the batch, so the cost per row is a small fraction of inserting it.
+    """
+    import numpy as np
+
     out: dict[Key, RollupDelta] = {}
-    get = out.get
-    for r in records:
-        task = r.task_type
-        dep = deployment_of(r)
-        key = (int(epoch(r.timestamp) // 60) * 60, dep, task)
-        d = get(key)
-        if d is None:
-            d = out[key] = RollupDelta(r.provider, r.model)
-        d.calls += 1
-        if r.success:
-            d.successes += 1
-        else:
-            et = r.error_type or "unknown"
+    nb = N_BUCKETS
+    if rows:
+        c = list(zip(*rows))
+        minutes = ((np.array(c[1], np.float64) // 60) * 60).astype(np.int64).tolist()
+        keys, codes, first = _group(list(zip(minutes, c[19], c[5])))
+        k = len(keys)
+
+        def total(col: Any) -> Any:
+            return np.bincount(codes, weights=np.asarray(col, np.float64), minlength=k)
+
+        success = np.array(c[16], bool)
+        calls = np.bincount(codes, minlength=k)
+        successes = np.bincount(codes, weights=success, minlength=k)
+        retries, fallbacks = total(c[14]), total(np.array(c[10], bool))
+        in_tok, out_tok, cost = total(c[6]), total(c[7]), total(c[8])
+        lat = np.array(c[9], np.float64)
+        lat_sum = np.bincount(codes, weights=lat, minlength=k)
+        lat_hist = np.bincount(codes * nb + _buckets(lat), minlength=k * nb).reshape(k, nb)
+        ttft = np.array(c[20], np.float64)  # None -> NaN
+        has = ~np.isnan(ttft)
+        ttft_hist = np.bincount(codes[has] * nb + _buckets(ttft[has]), minlength=k * nb).reshape(k, nb)
+        for i, key in enumerate(keys):
+            j = first[i]
+            d = out[key] = RollupDelta(c[2][j], c[3][j])
+            d.calls = int(calls[i])
+            d.successes = int(successes[i])
+            d.retries = int(retries[i])
+            d.fallbacks = int(fallbacks[i])
+            d.input_tokens = int(in_tok[i])
+            d.output_tokens = int(out_tok[i])
+            d.cost = float(cost[i])
+            d.latency_sum_ms = float(lat_sum[i])
+            d.latency_hist = lat_hist[i]
+            d.ttft_hist = ttft_hist[i]
+        errors = c[17]
+        for j in np.flatnonzero(~success).tolist():
+            d = out[keys[codes[j]]]
+            et = errors[j] or "unknown"
             d.errors[et] = d.errors.get(et, 0) + 1
-        d.retries += r.retry_count
-        if r.fallback_used:
-            d.fallbacks += 1
-        d.input_tokens += r.input_tokens
-        d.output_tokens += r.output_tokens
-        d.cost += r.cost
-        d.latency_sum_ms += r.latency_ms
-        d.latency_hist[bucket_index(r.latency_ms)] += 1
-        if r.ttft_ms is not None:
-            d.ttft_hist[bucket_index(r.ttft_ms)] += 1
-        for a in r.attempts:
-            akey = (int(epoch(a.started_at) // 60) * 60, a.deployment, task)
-            ad = get(akey)
-            if ad is None:
-                ad = out[akey] = RollupDelta(a.provider, a.model)
-            ad.attempts += 1
-            if a.outcome == "success":
-                ad.attempt_successes += 1
-                ad.attempt_latency_hist[bucket_index(a.latency_ms)] += 1
-            else:
-                if a.outcome == "error":
-                    ad.attempt_failures += 1
-                    ad.attempt_latency_hist[bucket_index(a.latency_ms)] += 1
-                et = a.error_type or a.outcome
-                ad.attempt_errors[et] = ad.attempt_errors.get(et, 0) + 1
+    if attempt_rows:
+        a = list(zip(*attempt_rows))
+        minutes = ((np.array(a[10], np.float64) // 60) * 60).astype(np.int64).tolist()
+        keys, codes, first = _group(list(zip(minutes, a[3], a[11])))
+        k = len(keys)
+        outcome = np.array(a[6], object)
+        ok = outcome == "success"
+        err = outcome == "error"
+        sent = ok | err
+        lat = np.array(a[9], np.float64)
+        attempts = np.bincount(codes, minlength=k)
+        oks = np.bincount(codes, weights=ok, minlength=k)
+        errs = np.bincount(codes, weights=err, minlength=k)
+        hist = np.bincount(codes[sent] * nb + _buckets(lat[sent]), minlength=k * nb).reshape(k, nb)
+        for i, key in enumerate(keys):
+            d = out.get(key)
+            if d is None:
+                j = first[i]
+                d = out[key] = RollupDelta(a[4][j], a[5][j])
+            d.attempts = int(attempts[i])
+            d.attempt_successes = int(oks[i])
+            d.attempt_failures = int(errs[i])
+            d.attempt_latency_hist = hist[i]
+        etypes = a[7]
+        for j in np.flatnonzero(~ok).tolist():
+            d = out[keys[codes[j]]]
+            et = etypes[j] or outcome[j]
+            d.attempt_errors[et] = d.attempt_errors.get(et, 0) + 1
     return out
 
 

@@ -35,7 +35,7 @@ from .errors import SchemaVersionError, TelemetryError
 from .filters import check_filters, check_time
 from .histogram import N_BUCKETS
 from .records import AttemptRecord, LLMCallRecord
-from .rollups import Rollup, RollupDelta, accumulate, hist_from_bytes, hist_to_bytes
+from .rollups import Rollup, RollupDelta, accumulate_rows, hist_to_bytes
 
 if TYPE_CHECKING:
     from .analysis import CallFrame
@@ -300,8 +300,8 @@ class TelemetryStore:
             arows = [a for r in records for a in attempt_rows(r)]
             if arows:
                 cur.executemany(sql["attempts"], arows)
-            if records:
-                self._upsert_rollups(cur, accumulate(records))
+            if rows:
+                self._upsert_rollups(cur, accumulate_rows(rows, arows))
             raw.commit()
             cur.close()
             return WriteResult(len(records), duplicates)
@@ -559,7 +559,7 @@ class TelemetryStore:
         """The matching calls as a columnar ``CallFrame`` (numpy), ordered by time."""
         from sqlalchemy import select
 
-        from .analysis import FRAME_COLUMNS, CallFrame
+        from .analysis import FRAME_COLUMNS, CallFrame, paused_gc
 
         checked = check_filters(filters)
         t = self.tables.calls
@@ -576,11 +576,14 @@ class TelemetryStore:
                 args = params
             cur = conn.connection.driver_connection.cursor()
             try:
-                cur.execute(str(compiled), args)
-                rows = cur.fetchall()
+                with paused_gc():
+                    cur.execute(str(compiled), args)
+                    rows = cur.fetchall()
             finally:
                 cur.close()
-        return CallFrame.from_rows(rows)
+        frame = CallFrame.from_rows(rows)
+        del rows
+        return frame
 
     # -- retention ---------------------------------------------------------------------------
 
@@ -638,6 +641,7 @@ def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return a
 
 
-def _add_hist(stored: bytes | memoryview, delta: list[int]) -> bytes:
-    h = hist_from_bytes(stored)
-    return hist_to_bytes([x + y for x, y in zip(h, delta, strict=True)])
+def _add_hist(stored: bytes | memoryview, delta: Any) -> bytes:
+    import numpy as np
+
+    return (np.frombuffer(stored, "<i8") + np.asarray(delta, np.int64)).astype("<i8").tobytes()

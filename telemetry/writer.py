@@ -26,7 +26,7 @@ from .records import LLMCallRecord
 from .spool import Spool
 from .store import TelemetryStore, is_data_error
 
-__all__ = ["Marker", "TelemetryStats", "Writer"]
+__all__ = ["Marker", "TelemetryStats", "Writer", "queued_records"]
 
 log = logging.getLogger("attune.telemetry")
 
@@ -62,6 +62,16 @@ class Marker:
         self.event = threading.Event()
         self.target = -1
         self.ok = True
+
+
+def queued_records(queue: deque[Any]) -> int:
+    """Records (not flush markers) in ``queue``, which other threads may be appending to."""
+    for _ in range(10):
+        try:
+            return sum(1 for x in list(queue) if type(x) is not Marker)
+        except RuntimeError:  # mutated while copied
+            continue
+    return len(queue)
 
 
 class Writer:
@@ -121,7 +131,7 @@ class Writer:
         self.thread.join()
 
     def stats(self) -> TelemetryStats:
-        queued = sum(1 for x in list(self.queue) if not isinstance(x, Marker))
+        queued = queued_records(self.queue)
         return TelemetryStats(
             submitted=self.taken + queued,
             written=self.written,
