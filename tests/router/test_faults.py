@@ -300,9 +300,12 @@ async def test_1000_concurrent_calls_through_an_outage_and_recovery(server_proce
     assert len(served) == 1000 and len(sink.records) == 1000
     assert max(elapsed) <= deadline + 0.05
     assert probes["max"] == 1 and probes["total"] >= 1
-    # every request the server saw on A is exactly one attempt in the records
+    # accounting: every answer from A is one attempt in the records, and every request A saw
+    # is an attempt (attempts that timed out queued for a connection never reached it)
     attempts_a = [a for r in sink.records for a in r.attempts if a.deployment == A and a.outcome != "skipped"]
-    assert len(attempts_a) == stats["routes"]["a"]["requests"]
+    answered = [a for a in attempts_a if a.http_status is not None]
+    assert len(answered) <= stats["routes"]["a"]["requests"] <= len(attempts_a)
+    assert all(a.error_type in ("timeout", "connection") for a in attempts_a if a.http_status is None)
     # the breaker counted each failure once: consecutive 503s between trips never exceed fail_max
     assert br.state == "closed"
     late = [r for r in sorted(sink.records, key=lambda r: r.timestamp)[-300:] if r.success]
