@@ -74,7 +74,11 @@ def _is_connection_error(exc: BaseException) -> bool:
 
 
 def is_data_error(exc: BaseException) -> bool:
-    """True when the batch's content is at fault (retrying the same rows cannot help)."""
+    """True when the batch's content is at fault, so retrying the same rows cannot help: the
+    database rejected a value (``DataError``/``IntegrityError``), or a field could not be
+    converted or bound (``TypeError``, ``ValueError``, ``AttributeError``, ``OverflowError``)."""
+    if isinstance(exc, (TypeError, ValueError, AttributeError, OverflowError)) and not isinstance(exc, TelemetryError):
+        return True
     names = {c.__name__ for c in type(exc).__mro__}
     return bool(names & {"DataError", "IntegrityError"}) and "OperationalError" not in names
 

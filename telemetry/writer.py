@@ -18,7 +18,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import SchemaVersionError, TelemetryDropWarning
@@ -62,6 +62,16 @@ class Marker:
         self.event = threading.Event()
         self.target = -1
         self.ok = True
+
+
+def without_nul(r: LLMCallRecord) -> LLMCallRecord | None:
+    """A copy of ``r`` with NUL characters removed from its text fields, or None if it has none."""
+    names = ("provider", "model", "tier", "task_type", "error_type", "error_message", "deployment",
+             "request_id", "policy", "original_provider", "original_model", "circuit_breaker_state")  # fmt: skip
+    changes = {n: v.replace("\x00", "") for n in names if isinstance(v := getattr(r, n), str) and "\x00" in v}
+    if not changes:
+        return None
+    return replace(r, **changes)
 
 
 def queued_records(queue: deque[Any]) -> int:
@@ -291,7 +301,11 @@ class Writer:
             if not is_data_error(exc):
                 raise
             if len(batch) == 1:
-                self._drop(1, f"the database rejected the row ({type(exc).__name__})")
+                cleaned = without_nul(batch[0])
+                if cleaned is not None:  # PostgreSQL refuses NUL characters in text
+                    self._write_or_split([cleaned])
+                    return
+                self._drop(1, f"call {batch[0].call_id!r} could not be stored ({type(exc).__name__})")
                 return
             mid = len(batch) // 2
             self._write_or_split(batch[:mid])
