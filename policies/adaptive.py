@@ -42,7 +42,7 @@ class AdaptivePolicy(ScoredPolicy):
     def __init__(
         self,
         *,
-        margin: float = 0.15,
+        margin: float = 0.1,
         probe_interval_s: float = 5.0,
         probe_min_calls: int = 20,
         explore_interval_s: float = 120.0,
@@ -169,7 +169,7 @@ class AdaptivePolicy(ScoredPolicy):
             if self.hard_reason(cand, st, ctx, est.price) is not None:
                 continue
             last = max(st.last_success_at or -_INF, st.last_failure_at or -_INF, self._probe_at.get(cand.key, -_INF))
-            if cand in plan.order:
+            if cand in plan.order and st.regime not in ("degraded", "slow"):
                 # healthy but not first: look again only rarely, to keep its numbers fresh
                 due = last + self.explore_interval_s
             else:

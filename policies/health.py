@@ -78,6 +78,7 @@ class ScoredPolicy:
         refresh_s: float = 0.5,
         prior_p: float = 0.95,
         per_task: bool = False,
+        position_bias: float = 0.05,
     ) -> None:
         if not 0.0 <= min_success < 1.0:
             raise ValueError(f"min_success must be in [0, 1), got {min_success!r}")
@@ -92,6 +93,7 @@ class ScoredPolicy:
         self.refresh_s = refresh_s
         self.prior_p = prior_p
         self.per_task = per_task
+        self.position_bias = position_bias
         self._cache: dict[tuple[str, str, str, float | None], _Entry] = {}
 
     # -- the hot path -------------------------------------------------------------------
@@ -162,6 +164,12 @@ class ScoredPolicy:
                 rest.append(est)
             else:
                 hard.append((est, why))
+        # with thin evidence the configured order stands: each later position needs a
+        # ``position_bias`` better score to move ahead
+        bias = self.position_bias
+        if bias:
+            for i, est in enumerate(rest):
+                est.score *= 1.0 + bias * i
         rest.sort(key=_score)
         kept: list[Estimate] = []
         soft: list[tuple[Estimate, str]] = []

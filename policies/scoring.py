@@ -10,12 +10,15 @@ minimises the expected cost to the first success.
 =============  =========  ==========  ===================
 objective      price w.   time w.     failed-time factor
 =============  =========  ==========  ===================
-reliability    0          1           2  (failures weigh double)
-latency        0          1           1.5
+reliability    0          1           1.5
+latency        0          1           1.25
 cost           1          0.1         1
 =============  =========  ==========  ===================
 
-Price and time are normalised by their chain means, so the weights are unit-free.
+Price and time are normalised by their chain means, so the weights are unit-free. Estimates
+lean pessimistic where evidence is thin (a lower confidence bound of ``p``, an upper one of
+latency, a failed attempt's time shrunk towards a quick error), so a deployment seen twice
+does not take the lead from one seen a thousand times on luck.
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ from policies.stats import DeploymentStats, StatsRegistry
 __all__ = ["OBJECTIVE_WEIGHTS", "Estimate", "estimate_chain", "price_of"]
 
 OBJECTIVE_WEIGHTS: dict[str, tuple[float, float, float]] = {
-    "reliability": (0.0, 1.0, 2.0),
-    "latency": (0.0, 1.0, 1.5),
+    "reliability": (0.0, 1.0, 1.5),
+    "latency": (0.0, 1.0, 1.25),
     "cost": (1.0, 0.1, 1.0),
 }
+FAIL_PRIOR_N = 2.0  # weight of the prior of a failed attempt's time
 RETRY_OVERHEAD_S = 0.3  # backoff the router waits after a failed attempt, on average
 _Z95 = 1.645
 
@@ -97,23 +101,26 @@ def estimate_chain(
         if m is None:
             t_ok = -1.0
         else:
-            mean = math.exp(m[1] + 0.5 * m[2] * m[2])
-            p95 = math.exp(m[1] + _Z95 * m[2])
-            t_ok = 0.5 * (mean + p95)
+            n, mu, sd = m
+            mu += sd / math.sqrt(n + 1.0)  # pessimism under little evidence
+            t_ok = 0.5 * (math.exp(mu + 0.5 * sd * sd) + math.exp(mu + _Z95 * sd))
             known.append(t_ok)
-        tf = st.fail_latency_s()
-        out.append(Estimate(cand, st, p, t_ok, -1.0 if tf is None else tf, price_of(cand, ctx, stats), m is not None))
+        out.append(Estimate(cand, st, p, t_ok, -1.0, price_of(cand, ctx, stats), m is not None))
     default_t = max(known) if known else 1.0
     for e in out:
         if e.t_ok < 0:
             e.t_ok = default_t
-        if e.t_fail < 0:
-            e.t_fail = 0.25 * e.t_ok
+        st = e.st
+        # mean time of a failed attempt, shrunk towards a quick error (a quarter of a success)
+        e.t_fail = (st.fail_lat_sum + FAIL_PRIOR_N * 0.25 * e.t_ok) / (st.failures + FAIL_PRIOR_N)
     weights = OBJECTIVE_WEIGHTS.get(ctx.objective, OBJECTIVE_WEIGHTS["reliability"])
     price_mean = sum(e.price for e in out) / len(out) if out else 0.0
     time_mean = sum(e.t_ok for e in out) / len(out) if out else 1.0
     for e in out:
         price_n = e.price / price_mean if price_mean > 0 else 0.0
-        e.cost = e.cost_at(e.p, price_n, time_mean or 1.0, weights)
-        e.score = e.cost / max(e.p, 1e-3)
+        # score at a lower confidence bound of p: sparse evidence does not win the lead
+        p = e.p - math.sqrt(e.p * (1.0 - e.p) / (e.st.attempts + 2.0))
+        p = p if p > 1e-3 else 1e-3
+        e.cost = e.cost_at(p, price_n, time_mean or 1.0, weights)
+        e.score = e.cost / p
     return out

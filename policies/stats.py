@@ -5,8 +5,8 @@ The router calls ``observe`` once per attempt and ``set_breaker`` / ``set_cooldo
 ``observe_record`` (retries, time to first token, per-task-type figures).
 
 Every count decays exponentially in the router's clock time, in two windows: a slow one
-(half-life ``half_life_s``, the baseline) and a fast one (``fast_half_life_s``, the recent
-past). ``observe`` runs a change test after each attempt (DESIGN: no numpy, a few float
+(half-life ``half_life_s``, the baseline; latency keeps ``latency_half_life_s``, five times
+longer by default) and a fast one (``fast_half_life_s``, the recent past). ``observe`` runs a change test after each attempt (DESIGN: no numpy, a few float
 operations):
 
 - dense traffic: a z-test of the fast window's failure count against the slow window's rate,
@@ -53,6 +53,7 @@ class DeploymentStats:
         "key",
         "half_life_s",
         "fast_half_life_s",
+        "latency_half_life_s",
         "updated_at",
         "attempts",
         "successes",
@@ -84,14 +85,19 @@ class DeploymentStats:
         "regime",
         "regime_at",
         "regime_reason",
+        "regime_q",
         "changes",
         "tick_s",
     )
 
-    def __init__(self, key: str, half_life_s: float = 60.0, fast_half_life_s: float = 15.0) -> None:
+    def __init__(
+        self, key: str, half_life_s: float = 60.0, fast_half_life_s: float = 15.0, latency_half_life_s: float | None = None
+    ) -> None:
         self.key = key
         self.half_life_s = half_life_s
         self.fast_half_life_s = fast_half_life_s
+        # latency moves less often than error rates (and its shifts are tested): a longer memory
+        self.latency_half_life_s = latency_half_life_s or 5.0 * half_life_s
         self.updated_at: float | None = None
         self.attempts = 0.0
         self.successes = 0.0
@@ -118,6 +124,7 @@ class DeploymentStats:
         self.regime = "normal"  # "normal" | "degraded" | "slow" | "recovered": the last change seen
         self.regime_at: float | None = None
         self.regime_reason: str | None = None
+        self.regime_q = 0.0  # failure rate of the evidence of the last change
         self.changes = 0
         self.tick_s = fast_half_life_s / 300.0
 
@@ -136,9 +143,10 @@ class DeploymentStats:
         self.attempts *= f
         self.successes *= f
         self.failures *= f
-        self.lat_n *= f
-        self.lat_s1 *= f
-        self.lat_s2 *= f
+        h = _exp2(-dt / self.latency_half_life_s)
+        self.lat_n *= h
+        self.lat_s1 *= h
+        self.lat_s2 *= h
         self.fail_lat_sum *= f
         self.calls *= f
         self.retries *= f
@@ -219,20 +227,27 @@ class DeploymentStats:
                 q = (self.failures - run + 0.5) / (self.attempts - run + 1.0)
                 q = 0.01 if q < 0.01 else 0.97 if q > 0.97 else q
                 if run * _log(q) < _LOG_ALPHA:
-                    return self._reset_failures(now, f"{run} failures in a row (baseline {q:.1%})", "degraded")
+                    # the run is the new regime's evidence
+                    return self._reset_failures(
+                        now, f"{run} failures in a row (baseline {q:.1%})", "degraded", float(run), float(run)
+                    )
             if dense and self.f_failures >= 3.0 and self.f_failures > (2.0 * q_old + 0.05) * fn:
                 mean = fn * q_old
                 z = (self.f_failures - mean) / _sqrt(mean * (1.0 - q_old) + 0.25)
                 if z > _Z_CRIT:
+                    # the excess is recent: the fast window's rate understates it
+                    ff = self.f_failures
                     return self._reset_failures(
-                        now, f"error rate {self.f_failures / fn:.0%} vs baseline {q_old:.1%}", "degraded"
+                        now, f"error rate {ff / fn:.0%} vs baseline {q_old:.1%}", "degraded", 2.0 * ff, ff
                     )
             return False
         changed = False
         run = self.consecutive_successes
         before = self.attempts - run
-        if self.regime == "degraded" and self.failures >= 1.0 and before > 0:
-            q = self.failures / before
+        if self.regime == "degraded":
+            # the failure rate the degradation showed, or what the window says since
+            q = self.failures / before if before > 1.0 else 0.0
+            q = self.regime_q if self.regime_q > q else q
             q = 0.97 if q > 0.97 else q
             if run >= 2 and q > 0.05 and (run * _log(1.0 - q) < _LOG_ALPHA or run >= _MAX_RUN):
                 changed = self._reset_failures(now, f"{run} successes in a row (baseline {q:.0%} failures)", "recovered")
@@ -263,15 +278,20 @@ class DeploymentStats:
                     changed = True
         return changed
 
-    def _reset_failures(self, now: float, reason: str, regime: str) -> bool:
-        """Replace the slow window's outcome counts by the fast window's."""
+    def _reset_failures(
+        self, now: float, reason: str, regime: str, attempts: float | None = None, failures: float | None = None
+    ) -> bool:
+        """Replace the slow window's outcome counts by the new regime's evidence (the fast
+        window's unless given)."""
         old = self.failures
-        self.attempts = self.f_attempts
-        self.failures = self.f_failures
-        self.successes = self.f_attempts - self.f_failures
-        self.fail_lat_sum = self.f_fail_lat_sum
+        fail_lat = self.f_fail_lat_sum / self.f_failures if self.f_failures > 0 else 0.0
+        self.attempts = self.f_attempts if attempts is None else attempts
+        self.failures = self.f_failures if failures is None else failures
+        self.successes = self.attempts - self.failures
+        self.fail_lat_sum = self.failures * fail_lat
+        self.regime_q = self.failures / self.attempts if self.attempts > 0 else 0.0
         if self.errors and old > 0:
-            scale = self.f_failures / old
+            scale = self.failures / old
             for k in self.errors:
                 self.errors[k] *= scale
         self.changes += 1
