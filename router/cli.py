@@ -14,11 +14,12 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("router.sim.cli_bench", "run routing policies through the simulator and compare them"),
     "scenario": ("router.sim.cli_scenario", "work with scenario files (from-telemetry)"),
+    "fake-provider": ("router.testing.fake_provider", "serve a fake OpenAI-compatible provider with injectable faults"),
 }
 
 
 def _top_parser() -> argparse.ArgumentParser:
-    epilog = "commands:\n" + "\n".join(f"  {name:<12} {help_}" for name, (_, help_) in COMMANDS.items())
+    epilog = "commands:\n" + "\n".join(f"  {name:<14} {help_}" for name, (_, help_) in COMMANDS.items())
     p = argparse.ArgumentParser(
         prog="attune",
         description="attune-router: adaptive LLM provider routing.",
@@ -40,6 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         top.error(f"unknown command {args[0]!r}; choose from {', '.join(COMMANDS)}")
     name = args[0]
     module = importlib.import_module(COMMANDS[name][0])
+    if not hasattr(module, "configure"):  # a command with its own argument parser
+        return int(module.main(args[1:]))
     parser = argparse.ArgumentParser(prog=f"attune {name}", description=COMMANDS[name][1])
     module.configure(parser)
     ns = parser.parse_args(args[1:])
