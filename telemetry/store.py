@@ -253,7 +253,7 @@ class TelemetryStore:
             "rollup_update": f"UPDATE {rollups} SET {', '.join(f'{c} = {p}' for c in _ROLLUP_VALUE_COLUMNS)} "
             f"WHERE minute = {p} AND deployment = {p} AND task_type = {p}",
             "rollup_select": f"SELECT {', '.join(_ROLLUP_COLUMNS)} FROM {rollups} "
-            "WHERE (minute, deployment, task_type) IN (VALUES {values}) "
+            f"WHERE minute >= {p} AND minute <= {p} AND (minute, deployment, task_type) IN (VALUES {{values}}) "
             "ORDER BY minute, deployment, task_type" + (" FOR UPDATE" if self.dialect == "postgresql" else ""),
             "existing": f"SELECT call_id FROM {calls} WHERE call_id IN ({{marks}})",
             "row3": f"({p}, {p}, {p})",
@@ -343,7 +343,7 @@ class TelemetryStore:
         for i in range(0, len(keys), _KEY_CHUNK):
             chunk = keys[i : i + _KEY_CHUNK]
             stmt = sql["rollup_select"].format(values=", ".join([sql["row3"]] * len(chunk)))
-            cur.execute(stmt, [v for k in chunk for v in k])
+            cur.execute(stmt, [chunk[0][0], chunk[-1][0], *(v for k in chunk for v in k)])
             for row in cur.fetchall():
                 key = (int(row[0]), row[1], row[2])
                 d = deltas[key]
