@@ -16,11 +16,14 @@ try:  # optional speed-up; the stdlib json is used when orjson is absent
     import orjson as _orjson
 
     def _dumps(value: Any) -> str:
-        return _orjson.dumps(value).decode()
+        return _orjson.dumps(value, default=str).decode()
 
     _loads = _orjson.loads
 except ImportError:  # pragma: no cover - depends on the environment
-    _dumps = json.dumps  # type: ignore[assignment]
+
+    def _dumps(value: Any) -> str:
+        return json.dumps(value, default=str, separators=(",", ":"))
+
     _loads = json.loads
 
 __all__ = [

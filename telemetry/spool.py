@@ -37,12 +37,15 @@ class Spool:
 
         Raises ``OSError`` when the file cannot be written.
         """
-        if not records:
+        return self.append_lines([encode_line(r) for r in records])
+
+    def append_lines(self, encoded: list[bytes]) -> int:
+        """Append as many encoded lines (``encode_line``) as fit and fsync; returns how many."""
+        if not encoded:
             return 0
         size = self.path.stat().st_size if self.path.exists() else 0
         lines = []
-        for r in records:
-            line = encode_line(r)
+        for line in encoded:
             if size + len(line) > self.max_bytes:
                 break
             size += len(line)

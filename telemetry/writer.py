@@ -23,6 +23,7 @@ from typing import Any
 
 from .errors import SchemaVersionError, TelemetryDropWarning
 from .records import LLMCallRecord
+from ._rows import encode_line
 from .spool import Spool
 from .store import TelemetryStore, is_data_error
 
@@ -166,12 +167,16 @@ class Writer:
                 timeout = min(timeout, max(0.0, self._retry_at - now))
             self._wake.wait(timeout)
             self._wake.clear()
-            self._take()
             stopping = self._stop_deadline is not None
-            if self.fatal is None and self.clock() >= self._retry_at:
-                self._drain()
-            self._spill(self.max_buffer)
-            self._settle()
+            try:
+                self._take()
+                if self.fatal is None and self.clock() >= self._retry_at:
+                    self._drain()
+                self._spill(self.max_buffer)
+                self._settle()
+            except Exception as exc:  # noqa: BLE001 - the writer must outlive its own bugs
+                log.exception("telemetry: unexpected writer error; retrying with backoff")
+                self._failed(exc)
             if self.fatal is not None:
                 self._fail_markers()
             if stopping:
@@ -344,20 +349,34 @@ class Writer:
         n = len(pending) - target
         first = self.taken - len(pending)
         batch = [pending.popleft() for _ in range(n)]
-        stored = 0
-        reason = "no spool file is configured"
-        if self.spool is not None:
+        if self.spool is None:
+            self._drop(n, "no spool file is configured")
+            self._settle_range(first, n)
+            return
+        encoded: list[tuple[int, bytes]] = []
+        for j, r in enumerate(batch):
             try:
-                stored = self.spool.append(batch)
-                reason = f"spool file {self.spool.path} is full ({self.spool.max_bytes} bytes)"
-            except OSError as exc:
-                reason = f"spool file {self.spool.path} cannot be written ({type(exc).__name__}: {exc.strerror})"
-        if stored:
-            self.spilled += stored
-            self._segments.append([first, stored])
-        if stored < n:
-            self._drop(n - stored, reason)
-            self._settle_range(first + stored, n - stored)
+                encoded.append((first + j, encode_line(r)))
+            except Exception as exc:  # noqa: BLE001 - a malformed record must not stop the writer
+                self._drop(1, f"call {getattr(r, 'call_id', '?')!r} cannot be spooled ({type(exc).__name__})")
+                self._settle_range(first + j, 1)
+        stored = 0
+        try:
+            stored = self.spool.append_lines([line for _, line in encoded])
+            reason = f"spool file {self.spool.path} is full ({self.spool.max_bytes} bytes)"
+        except OSError as exc:
+            reason = f"spool file {self.spool.path} cannot be written ({type(exc).__name__}: {exc.strerror})"
+        self.spilled += stored
+        segs = self._segments
+        for seq, _ in encoded[:stored]:
+            if segs and segs[-1][0] + segs[-1][1] == seq:
+                segs[-1][1] += 1
+            else:
+                segs.append([seq, 1])
+        if stored < len(encoded):
+            self._drop(len(encoded) - stored, reason)
+            for seq, _ in encoded[stored:]:
+                self._settle_range(seq, 1)
 
     def _drop(self, n: int, reason: str) -> None:
         """Count and announce ``n`` dropped records (settling them is the caller's job)."""

@@ -209,3 +209,16 @@ async def test_unstorable_records_are_dropped_alone_and_counted(target: object) 
     # SQLite stores the NUL; PostgreSQL refuses it, so the writer strips it and stores the rest
     assert stored5.error_message == ("badbyte" if t.kind == "postgres" else "bad\x00byte")  # type: ignore[attr-defined]
     await b.aclose()
+
+
+def test_malformed_record_while_down_is_dropped_alone(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    b = TelemetryBackend(f"sqlite:///{tmp_path}/absent/t.db", spool_path=tmp_path / "m.spool", flush_interval=0.02)
+    records = [make_call(i) for i in range(5)]
+    records[2] = replace(records[2], timestamp="not a datetime")  # type: ignore[arg-type]
+    with pytest.warns(TelemetryDropWarning, match="'c2' cannot be spooled"):
+        for r in records:
+            b.submit(r)
+        b.close(timeout=0.1)
+    assert (b.stats.spooled, b.stats.dropped) == (4, 0 + 1)
