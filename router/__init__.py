@@ -1,6 +1,8 @@
 """attune-router: route LLM calls down fallback chains with retries, circuit breakers and
 automatic telemetry, ordered by a policy that learns from what the telemetry shows."""
 
+from typing import TYPE_CHECKING, Any
+
 from router.client import AsyncClient, Client
 from router.clock import Clock, LoopClock, SystemClock
 from router.core import RecordSink, Router
@@ -13,9 +15,12 @@ from router.errors import (
     RoutingError,
     UnknownModelError,
 )
-from router.providers import MemoryProvider, OpenAIProvider, Provider, ProviderRequest, ProviderResponse
+from router.providers import MemoryProvider, Provider, ProviderRequest, ProviderResponse
 from router.response import ChatCompletion
 from router.settings import RouterSettings
+
+if TYPE_CHECKING:
+    from router.providers.openai import OpenAIProvider
 
 __all__ = [
     "AsyncClient",
@@ -41,3 +46,11 @@ __all__ = [
     "Tier",
     "UnknownModelError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OpenAIProvider":  # imports httpx: loaded on first use
+        from router.providers.openai import OpenAIProvider
+
+        return OpenAIProvider
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,8 +24,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-import pybreaker
-
 from policies.base import Plan, PlanContext, as_policy
 from policies.stats import StatsRegistry
 from router.clock import Clock, SystemClock
@@ -41,6 +39,7 @@ from router.errors import (
     UnknownModelError,
 )
 from router.providers.base import ProviderRequest, ProviderResponse
+from router.resilience._pybreaker import pybreaker
 from router.resilience.breaker import DeploymentBreaker
 from router.resilience.shared import RedisSharedState
 from router.resilience.retry import RetryBudget, RetryPolicy, new_retry_state, set_failure, wait_jittered_backoff
@@ -51,6 +50,7 @@ from telemetry.records import AttemptRecord, LLMCallRecord, SkippedDeployment
 __all__ = ["RecordSink", "Router"]
 
 log = logging.getLogger("attune.router")
+_DEADLINE_GUARD_S = 0.01
 _UTC = timezone.utc
 _fromts = datetime.fromtimestamp
 
@@ -504,7 +504,8 @@ class _Call:
         state = None
         retry_number = 0
         while True:
-            remaining = self.deadline - clock.monotonic()
+            # the last attempt is cut a little before the deadline, leaving time to record and raise
+            remaining = self.deadline - clock.monotonic() - _DEADLINE_GUARD_S
             if remaining <= 0:
                 breaker.on_neutral(probe)
                 return None

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-import pybreaker
-
 from router.errors import CircuitOpenError
+from router.resilience._pybreaker import pybreaker
 
 __all__ = ["BreakerSettings", "DeploymentBreaker"]
 

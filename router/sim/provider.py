@@ -14,8 +14,6 @@ import math
 from contextvars import ContextVar
 from typing import Any
 
-from asyncio.futures import _set_result_unless_cancelled  # type: ignore[attr-defined]
-
 from router.errors import ProviderError, ProviderTimeoutError, RateLimitedError, error_class_for
 from router.providers.base import ProviderRequest, ProviderResponse
 from router.sim.draws import ATTEMPT_SLOTS
@@ -149,9 +147,7 @@ class SimProvider:
         if kind is None:
             lat = math.exp(self.mu + self.sigma * c.z_lat[j][k]) * st.latency_factor
             if lat <= timeout:
-                fut = loop.create_future()
-                loop.call_at(t + lat, _set_result_unless_cancelled, fut, None)
-                await fut
+                await loop.sleep_until(t + lat)
                 self.successes += 1
                 self.latencies_s.append(lat)
                 return ProviderResponse("ok", c.input_tokens, c.output_tokens, "stop", None, self.model)
@@ -164,9 +160,7 @@ class SimProvider:
             if lat > timeout:
                 kind, lat = "timeout", timeout
         self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
-        fut = loop.create_future()
-        loop.call_at(t + lat, _set_result_unless_cancelled, fut, None)
-        await fut
+        await loop.sleep_until(t + lat)
         if kind == "timeout":
             raise ProviderTimeoutError(f"no answer within {timeout:.3f}s", deployment=self.key)
         if kind == "rate_limited":

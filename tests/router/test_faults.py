@@ -124,7 +124,7 @@ async def test_slow_responses_past_the_deadline(server: FakeProviderServer) -> N
     with pytest.raises(RoutingError) as info:
         await router.acompletion("capable", MSGS)
     elapsed = time.perf_counter() - t0
-    assert 0.5 <= elapsed < 0.55
+    assert 0.49 <= elapsed < 0.55
     assert info.value.error_type == "timeout"
     assert [a.error_type for a in info.value.attempts] == ["timeout", "timeout"]
     assert sink.records[-1].latency_ms <= 550
@@ -293,7 +293,7 @@ async def test_1000_concurrent_calls_through_an_outage_and_recovery(server_proce
             await control.post("/_control/faults", json={"route": "a", "default": None})
             return "recovered"
 
-        results = await asyncio.gather(*(one(rng.uniform(0, 8.0)) for _ in range(1000)), recover())
+        results = await asyncio.gather(*(one(rng.uniform(0, 10.0)) for _ in range(1000)), recover())
         stats = (await control.get("/_control/stats")).json()
 
     served = results[:-1]
