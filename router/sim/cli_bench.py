@@ -20,7 +20,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenario", action="append", metavar="FILE", help="scenario file or packaged name (repeatable; default: every packaged scenario)")
     p.add_argument("--policy", action="append", metavar="NAME", help="policy to evaluate (repeatable; default: static, cooldown and every registered policy); oracle and hindsight always run")
     p.add_argument("--calls", type=int, metavar="N", help="calls per run (default: the scenario's own traffic, capped at --max-calls)")
-    p.add_argument("--max-calls", type=int, metavar="N", default=None, help="cap on calls per run when --calls is not given (default 25000)")
+    p.add_argument("--max-calls", type=int, metavar="N", default=None, help="cap on calls per run when --calls is not given (default 12000)")
     p.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds per run; with K > 1 results are means with 95%% intervals")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="first seed (default 0)")
     p.add_argument("--workers", type=int, metavar="N", help="parallel processes (default: CPU count)")
@@ -43,7 +43,7 @@ def _fmt(v: Any, kind: str, ci: list[float] | None = None) -> str:
     if kind == "s":
         return f"{v:.1f}"
     if kind == "score":
-        return f"{v:+.2f}"
+        return "0.00" if abs(v) < 0.005 else f"{v:+.2f}"
     return f"{v:.3f}"
 
 
@@ -56,8 +56,15 @@ COLUMNS = (
     ("att/call", "attempts_per_call", "x"),
     ("detect s", "detect_s", "s"),
     ("recover s", "recover_s", "s"),
-    ("score", "score", "score"),
+    ("score ok", "score.success_rate", "score"),
+    ("score $", "score.cost_per_success", "score"),
 )
+
+
+def _get(row: dict[str, Any], key: str) -> Any:
+    head, _, tail = key.partition(".")
+    v = row.get(head)
+    return v.get(tail) if tail and isinstance(v, dict) else v
 
 
 def render_tables(suite: Any, console: Any) -> None:
@@ -75,7 +82,7 @@ def render_tables(suite: Any, console: Any) -> None:
             if row is None:
                 continue
             ci = row.get("ci95", {})
-            t.add_row(p, *[_fmt(row.get(k), kind, ci.get(k)) for _, k, kind in COLUMNS])
+            t.add_row(p, *[_fmt(_get(row, k), kind, ci.get(k)) for _, k, kind in COLUMNS])
         console.print(t)
 
 
@@ -87,7 +94,7 @@ def markdown_table(suite: Any, name: str) -> str:
         row = summ.get(p)
         if row is not None:
             ci = row.get("ci95", {})
-            lines.append(f"| {p} | " + " | ".join(_fmt(row.get(k), kind, ci.get(k)) for _, k, kind in COLUMNS) + " |")
+            lines.append(f"| {p} | " + " | ".join(_fmt(_get(row, k), kind, ci.get(k)) for _, k, kind in COLUMNS) + " |")
     return "\n".join(lines)
 
 
