@@ -11,7 +11,9 @@ On top of ``health`` (see ``policies.health``) it adds:
   call once its last attempt is ``probe_interval_s`` old, at most one probe per
   ``probe_min_calls`` calls of a (tier, task type); a failed probe doubles that deployment's
   interval (up to ``2**max_backoff`` times). A healthy deployment that is not first is looked
-  at once per ``explore_interval_s``, to keep its numbers fresh. The statistics re-admit a deployment after a run of
+  at once per ``explore_interval_s``, to keep its numbers fresh, unless its optimistic score
+  (upper bound of success, lower bound of latency) beats the leader's: then it is probed like a
+  demoted one until the evidence settles it. The statistics re-admit a deployment after a run of
   probe successes that its failure baseline makes unlikely (2 to 8 probes), so a recovered
   deployment wins its traffic back within a bounded number of probes.
 
@@ -161,6 +163,8 @@ class AdaptivePolicy(ScoredPolicy):
         leader = plan.order[0]
         demoted = [c for c, _ in plan.skipped]
         by_key = {est.cand.key: est for est in e.ests}
+        lead_est = by_key.get(leader.key)
+        lead_score = lead_est.score if lead_est is not None else _INF
         for cand in (*demoted, *plan.order[1:]):
             est = by_key.get(cand.key)
             if est is None or cand is leader:
@@ -169,7 +173,7 @@ class AdaptivePolicy(ScoredPolicy):
             if self.hard_reason(cand, st, ctx, est.price) is not None:
                 continue
             last = max(st.last_success_at or -_INF, st.last_failure_at or -_INF, self._probe_at.get(cand.key, -_INF))
-            if cand in plan.order and st.regime not in ("degraded", "slow"):
+            if cand in plan.order and st.regime not in ("degraded", "slow") and est.score_opt >= lead_score:
                 # healthy but not first: look again only rarely, to keep its numbers fresh
                 due = last + self.explore_interval_s
             else:

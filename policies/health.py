@@ -170,6 +170,7 @@ class ScoredPolicy:
         if bias:
             for i, est in enumerate(rest):
                 est.score *= 1.0 + bias * i
+                est.score_opt *= 1.0 + bias * i
         rest.sort(key=_score)
         kept: list[Estimate] = []
         soft: list[tuple[Estimate, str]] = []

@@ -1,7 +1,7 @@
 """Expected cost per success of each deployment, from live statistics and the tier's objective.
 
 For each candidate: ``p`` (probability an attempt succeeds), the time a success takes
-(``t_ok``: the middle of mean and p95, so a heavy tail counts), the time a failed attempt
+(``t_ok``: 0.7 x mean + 0.3 x p95, so a heavy tail counts), the time a failed attempt
 costs (``t_fail``: a timeout costs the attempt timeout, a 503 a tenth of a second) and the
 price of a successful call. The objective blends them into ``cost``; the rank is
 ``score = cost / p`` (ascending), which for a sequence of independent tries is the order that
@@ -38,6 +38,7 @@ OBJECTIVE_WEIGHTS: dict[str, tuple[float, float, float]] = {
     "latency": (0.0, 1.0, 1.25),
     "cost": (1.0, 0.1, 1.0),
 }
+TAIL_MEAN_W = 0.7  # a success's time: 0.7 x mean + 0.3 x p95 (the tail counts, its noise less)
 FAIL_PRIOR_N = 2.0  # weight of the prior of a failed attempt's time
 RETRY_OVERHEAD_S = 0.3  # backoff the router waits after a failed attempt, on average
 _Z95 = 1.645
@@ -56,6 +57,8 @@ class Estimate:
     known_latency: bool
     cost: float = 0.0
     score: float = 0.0
+    score_opt: float = 0.0
+    t_ok_opt: float = 0.0
 
     def cost_at(self, p: float, price_n: float, time_mean: float, weights: tuple[float, float, float]) -> float:
         wp, wt, wf = weights
@@ -102,14 +105,18 @@ def estimate_chain(
             t_ok = -1.0
         else:
             n, mu, sd = m
-            mu += sd / math.sqrt(n + 1.0)  # pessimism under little evidence
-            t_ok = 0.5 * (math.exp(mu + 0.5 * sd * sd) + math.exp(mu + _Z95 * sd))
+            u = sd / math.sqrt(n + 1.0)  # pessimism (and optimism) under little evidence
+            t_ok = TAIL_MEAN_W * math.exp(mu + u + 0.5 * sd * sd) + (1.0 - TAIL_MEAN_W) * math.exp(mu + u + _Z95 * sd)
             known.append(t_ok)
-        out.append(Estimate(cand, st, p, t_ok, -1.0, price_of(cand, ctx, stats), m is not None))
+        est = Estimate(cand, st, p, t_ok, -1.0, price_of(cand, ctx, stats), m is not None)
+        if m is not None:
+            est.t_ok_opt = t_ok * math.exp(-3.0 * u)  # two standard errors below the mean
+        out.append(est)
     default_t = max(known) if known else 1.0
     for e in out:
         if e.t_ok < 0:
             e.t_ok = default_t
+            e.t_ok_opt = min(known) if known else default_t
         st = e.st
         # mean time of a failed attempt, shrunk towards a quick error (a quarter of a success)
         e.t_fail = (st.fail_lat_sum + FAIL_PRIOR_N * 0.25 * e.t_ok) / (st.failures + FAIL_PRIOR_N)
@@ -119,8 +126,15 @@ def estimate_chain(
     for e in out:
         price_n = e.price / price_mean if price_mean > 0 else 0.0
         # score at a lower confidence bound of p: sparse evidence does not win the lead
-        p = e.p - math.sqrt(e.p * (1.0 - e.p) / (e.st.attempts + 2.0))
+        half = math.sqrt(e.p * (1.0 - e.p) / (e.st.attempts + 2.0))
+        p = e.p - half
         p = p if p > 1e-3 else 1e-3
         e.cost = e.cost_at(p, price_n, time_mean or 1.0, weights)
         e.score = e.cost / p
+        # the optimistic score (upper bound of p, lower of latency) decides what is worth a probe
+        p_hi = min(e.p + 2.0 * half, 1.0)
+        t_ok = e.t_ok
+        e.t_ok = e.t_ok_opt
+        e.score_opt = e.cost_at(p_hi, price_n, time_mean or 1.0, weights) / p_hi
+        e.t_ok = t_ok
     return out

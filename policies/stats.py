@@ -306,10 +306,13 @@ class DeploymentStats:
         s = self.successes + prior_successes
         return s / (s + self.failures + prior_failures)
 
-    def p_success(self, prior_p: float = 0.95, prior_n: float = 2.0) -> float:
+    def p_success(self, prior_p: float = 0.95, prior_n: float | None = None) -> float:
         """Attempt success probability: the slow window shrunk towards ``prior_p`` with weight
-        ``prior_n``. (A change test replaces the slow window by the recent evidence, so this
-        follows a regime change within a few attempts without chasing noise.)"""
+        ``prior_n`` (default 10, or 2 after a detected degradation, whose evidence then
+        speaks). A change test replaces the slow window by the recent evidence, so this
+        follows a regime change within a few attempts without chasing noise."""
+        if prior_n is None:
+            prior_n = 2.0 if self.regime == "degraded" else 10.0
         return (self.successes + prior_n * prior_p) / (self.attempts + prior_n)
 
     def latency_log_moments(self) -> tuple[float, float, float] | None:
