@@ -13,6 +13,8 @@ Measures, in one run on this machine:
     ``record_us_while_writing`` while the writer thread competes for the GIL;
   * ``postgres_ingest_per_s``: the backend into PostgreSQL when ``--postgres`` (or
     ``$ATTUNE_TEST_POSTGRES_URL``) is given;
+  * ``seed_load_1m_s`` / ``seed_queries_1m_s``: loading only the columns the seed's three
+    queries need, and running those three queries;
   * ``load_1m_s`` / ``analysis_1m_s``: loading ``--calls`` stored calls into a ``CallFrame`` and
     running the seed's analysis (failure rate by provider, fallback-heavy tasks, rolling mean
     latency over 100 calls) plus p50/p95/p99 by deployment, cost per success and the hourly
@@ -44,6 +46,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 from telemetry import AttemptRecord, LLMCallRecord, TelemetryBackend, TelemetryStore, percentiles_by  # noqa: E402
 from telemetry._rows import ATTEMPT_COLUMNS, CALL_COLUMNS, attempt_rows, call_row  # noqa: E402
+from telemetry.analysis import SEED_COLUMNS  # noqa: E402
 
 DEPLOYMENTS = [("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4"), ("gemini", "gemini-2.5-pro")]
 TASKS = ["code_review", "summarize"]
@@ -256,6 +259,17 @@ def main(argv: list[str] | None = None) -> int:
 
         store = TelemetryStore.open(url)
         t0 = time.perf_counter()
+        seed_frame = store.frame(columns=SEED_COLUMNS)
+        seed_load_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        seed_frame.group_by("provider").failure_rate()
+        {t: r for t, r in seed_frame.group_by("task_type").fallback_rate().items() if r > 0.1}
+        seed_frame.rolling_mean("latency_ms", window=100)
+        seed_only_s = time.perf_counter() - t0
+        del seed_frame
+        gc.collect()
+        print(f"seed     load {len(SEED_COLUMNS)} columns {seed_load_s:.2f} s; the three seed queries {seed_only_s:.3f} s", flush=True)
+        t0 = time.perf_counter()
         frame = store.frame()
         load_s = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -293,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         "postgres_ingest_per_s": None if pg_rate is None else round(pg_rate),
         "fill_per_s": round(args.calls / fill_s),
         "load_1m_s": round(load_s, 3),
+        "seed_load_1m_s": round(seed_load_s, 3),
+        "seed_queries_1m_s": round(seed_only_s, 4),
         "analysis_1m_s": round(analysis_s, 3),
         "report_1m_s": round(report_s, 4),
         "rollups": len(rollups),
@@ -300,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "cpus": os.cpu_count(),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(out))
     return 0

@@ -22,16 +22,25 @@ import numpy as np
 from ._rows import deployment_of, epoch
 from .records import LLMCallRecord
 
-__all__ = ["FRAME_COLUMNS", "CallFrame", "GroupBy", "Trend", "paused_gc"]
+__all__ = ["FRAME_COLUMNS", "SEED_COLUMNS", "CallFrame", "GroupBy", "Trend", "check_columns", "paused_gc"]
 
 FRAME_COLUMNS: tuple[str, ...] = (
     "ts", "provider", "model", "deployment", "tier", "task_type", "success", "error_type",
     "fallback_used", "latency_ms", "ttft_ms", "cost", "input_tokens", "output_tokens",
     "retry_count",
 )  # fmt: skip
+# enough for the seed's three queries (failure rate, fallback rate, rolling latency)
+SEED_COLUMNS: tuple[str, ...] = ("ts", "provider", "task_type", "success", "fallback_used", "latency_ms")
 STRING_COLUMNS = frozenset({"provider", "model", "deployment", "tier", "task_type", "error_type"})
 _BOOL = frozenset({"success", "fallback_used"})
 _INT = frozenset({"input_tokens", "output_tokens", "retry_count"})
+
+
+def check_columns(columns: Sequence[str]) -> None:
+    """Raise ``ValueError`` for a column that is not in ``FRAME_COLUMNS``."""
+    unknown = [c for c in columns if c not in FRAME_COLUMNS]
+    if unknown or not columns:
+        raise ValueError(f"unknown frame column(s) {unknown}; columns: {', '.join(FRAME_COLUMNS)}")
 
 
 def _encode(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
@@ -75,21 +84,22 @@ class CallFrame:
     def __init__(self, columns: dict[str, np.ndarray], categories: dict[str, list[Any]]) -> None:
         self._cols = columns
         self._cats = categories
-        self._n = len(columns["ts"])
+        self._n = len(next(iter(columns.values()))) if columns else 0
 
     @classmethod
-    def from_rows(cls, rows: Sequence[Sequence[Any]]) -> CallFrame:
-        """A frame from rows in ``FRAME_COLUMNS`` order."""
+    def from_rows(cls, rows: Sequence[Sequence[Any]], columns: Sequence[str] = FRAME_COLUMNS) -> CallFrame:
+        """A frame from rows holding ``columns`` (default ``FRAME_COLUMNS``) in that order."""
+        check_columns(columns)
         with paused_gc():
-            return cls._from_rows(rows)
+            return cls._from_rows(rows, columns)
 
     @classmethod
-    def _from_rows(cls, rows: Sequence[Sequence[Any]]) -> CallFrame:
+    def _from_rows(cls, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> CallFrame:
         cols: dict[str, np.ndarray] = {}
         cats: dict[str, list[Any]] = {}
         n = len(rows)
-        transposed = list(zip(*rows)) if n else [()] * len(FRAME_COLUMNS)
-        for name, values in zip(FRAME_COLUMNS, transposed, strict=True):
+        transposed = list(zip(*rows)) if n else [()] * len(columns)
+        for name, values in zip(columns, transposed, strict=True):
             if name in STRING_COLUMNS:
                 cols[name], cats[name] = _encode(values)
             elif name in _BOOL:
@@ -119,7 +129,8 @@ class CallFrame:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return FRAME_COLUMNS
+        """The loaded columns."""
+        return tuple(self._cols)
 
     def __getitem__(self, name: str) -> np.ndarray:
         col = self._column(name)
@@ -131,13 +142,15 @@ class CallFrame:
         try:
             return self._cols[name]
         except KeyError:
+            if name in FRAME_COLUMNS:
+                raise KeyError(f"column {name!r} was not loaded; this frame has: {', '.join(self._cols)}") from None
             raise KeyError(f"unknown column {name!r}; columns: {', '.join(FRAME_COLUMNS)}") from None
 
     def codes(self, name: str) -> tuple[np.ndarray, list[Any]]:
         """Integer codes of a string column and the category of each code."""
         if name not in STRING_COLUMNS:
             raise ValueError(f"{name!r} is not a string column; string columns: {sorted(STRING_COLUMNS)}")
-        return self._cols[name], self._cats[name]
+        return self._column(name), self._cats[name]
 
     def select(self, mask: np.ndarray) -> CallFrame:
         """The calls where the boolean ``mask`` is true (categories are kept)."""
@@ -149,7 +162,7 @@ class CallFrame:
         for name, value in equals.items():
             if name in STRING_COLUMNS:
                 cats = self._cats[name]
-                mask &= self._cols[name] == (cats.index(value) if value in cats else -1)
+                mask &= self._column(name) == (cats.index(value) if value in cats else -1)
             else:
                 mask &= self._column(name) == value
         return self.select(mask)
@@ -158,16 +171,16 @@ class CallFrame:
 
     def failure_rate(self) -> float:
         """Share of calls that failed (NaN for an empty frame)."""
-        return float(1.0 - self._cols["success"].mean()) if self._n else math.nan
+        return float(1.0 - self._column("success").mean()) if self._n else math.nan
 
     def fallback_rate(self) -> float:
         """Share of calls that used a fallback deployment."""
-        return float(self._cols["fallback_used"].mean()) if self._n else math.nan
+        return float(self._column("fallback_used").mean()) if self._n else math.nan
 
     def cost_per_success(self) -> float:
         """Total cost divided by successful calls (NaN without successes)."""
-        s = int(self._cols["success"].sum())
-        return float(self._cols["cost"].sum()) / s if s else math.nan
+        s = int(self._column("success").sum())
+        return float(self._column("cost").sum()) / s if s else math.nan
 
     def percentiles(self, column: str = "latency_ms", qs: Sequence[float] = (50, 95, 99)) -> list[float]:
         """Percentiles (0-100) of a numeric column, ignoring NaN."""
@@ -188,7 +201,7 @@ class CallFrame:
 
     def trend(self, column: str = "latency_ms", every: float = 3600.0) -> Trend:
         """Mean of ``column`` per ``every``-second bin and its slope per hour."""
-        ts = self._cols["ts"]
+        ts = self._column("ts")
         x = self._column(column).astype(np.float64)
         ok = ~np.isnan(x)
         ts, x = ts[ok], x[ok]
@@ -217,7 +230,7 @@ class CallFrame:
 
     def to_dict(self) -> dict[str, np.ndarray]:
         """Decoded columns."""
-        return {name: self[name] for name in FRAME_COLUMNS}
+        return {name: self[name] for name in self._cols}
 
     def to_pandas(self) -> Any:
         """A ``pandas.DataFrame`` (strings as categoricals, ``timestamp`` as UTC datetimes)."""
@@ -228,8 +241,12 @@ class CallFrame:
                 "to_pandas() needs pandas, which is not installed: pip install pandas "
                 "(or the 'analysis' extra of attune-router)"
             ) from exc
-        data: dict[str, Any] = {"timestamp": pd.to_datetime(self._cols["ts"], unit="s", utc=True)}
-        for name in FRAME_COLUMNS[1:]:
+        data: dict[str, Any] = {}
+        if "ts" in self._cols:
+            data["timestamp"] = pd.to_datetime(self._cols["ts"], unit="s", utc=True)
+        for name in self._cols:
+            if name == "ts":
+                continue
             if name in STRING_COLUMNS:
                 data[name] = pd.Categorical.from_codes(self._cols[name], categories=_cats_for_pandas(self._cats[name]))
             else:
@@ -245,11 +262,16 @@ class CallFrame:
                 "to_polars() needs polars, which is not installed: pip install polars "
                 "(or the 'analysis' extra of attune-router)"
             ) from exc
-        data: dict[str, Any] = {"timestamp": (self._cols["ts"] * 1e6).astype("int64")}
-        for name in FRAME_COLUMNS[1:]:
-            data[name] = self[name] if name in STRING_COLUMNS else self._cols[name]
+        data: dict[str, Any] = {}
+        for name in self._cols:
+            if name == "ts":
+                data["timestamp"] = (self._cols["ts"] * 1e6).astype("int64")
+            else:
+                data[name] = self[name] if name in STRING_COLUMNS else self._cols[name]
         df = pl.DataFrame(data)
-        return df.with_columns(pl.col("timestamp").cast(pl.Datetime("us", "UTC")))
+        if "timestamp" in data:
+            df = df.with_columns(pl.col("timestamp").cast(pl.Datetime("us", "UTC")))
+        return df
 
 
 def _cats_for_pandas(cats: list[Any]) -> list[Any]:
@@ -290,19 +312,19 @@ class GroupBy:
 
     def failure_rate(self) -> dict[Any, float]:
         """Share of failed calls per group."""
-        return self._out(1.0 - self._sum(self.frame._cols["success"]) / np.maximum(self._counts, 1))
+        return self._out(1.0 - self._sum(self.frame._column("success")) / np.maximum(self._counts, 1))
 
     def success_rate(self) -> dict[Any, float]:
-        return self._out(self._sum(self.frame._cols["success"]) / np.maximum(self._counts, 1))
+        return self._out(self._sum(self.frame._column("success")) / np.maximum(self._counts, 1))
 
     def fallback_rate(self) -> dict[Any, float]:
         """Share of calls that needed a fallback per group."""
-        return self._out(self._sum(self.frame._cols["fallback_used"]) / np.maximum(self._counts, 1))
+        return self._out(self._sum(self.frame._column("fallback_used")) / np.maximum(self._counts, 1))
 
     def cost_per_success(self) -> dict[Any, float]:
         """Total cost over successful calls per group (NaN without successes)."""
-        cost = self._sum(self.frame._cols["cost"])
-        succ = self._sum(self.frame._cols["success"])
+        cost = self._sum(self.frame._column("cost"))
+        succ = self._sum(self.frame._column("success"))
         with np.errstate(invalid="ignore", divide="ignore"):
             return self._out(np.where(succ > 0, cost / np.where(succ > 0, succ, 1), np.nan))
 

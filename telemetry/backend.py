@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import hashlib
 import os
 import threading
 from collections import deque
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -296,12 +298,13 @@ class TelemetryBackend:
         *,
         since: datetime | float | None = None,
         until: datetime | float | None = None,
+        columns: Sequence[str] | None = None,
         fresh: bool = True,
         **filters: Any,
     ) -> CallFrame:
-        """Matching calls as a numpy ``CallFrame`` for analysis."""
+        """Matching calls as a numpy ``CallFrame`` for analysis (see ``TelemetryStore.frame``)."""
         await self._fresh(fresh)
-        return await asyncio.to_thread(self._store.frame, since, until, **filters)
+        return await asyncio.to_thread(functools.partial(self._store.frame, since, until, columns=columns, **filters))
 
     async def prune(self, older_than: timedelta | float) -> int:
         """Delete raw rows older than ``older_than`` (timedelta or days); rollups stay."""

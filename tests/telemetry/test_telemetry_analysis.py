@@ -140,3 +140,19 @@ def test_to_pandas_without_pandas_names_the_extra() -> None:
 def test_to_polars_without_polars_names_the_extra() -> None:
     with pytest.raises(ImportError, match="pip install polars"):
         CallFrame.from_records(seed_dataset()[:3]).to_polars()
+
+
+def test_frame_with_seed_columns_only(target: StoreTarget) -> None:
+    from telemetry.analysis import SEED_COLUMNS
+
+    with TelemetryBackend(target.url, **target.kwargs()) as b:
+        for r in seed_dataset():
+            b.submit(r)
+        b.flush_sync()
+        frame = b.store.frame(columns=SEED_COLUMNS, success=True)
+        assert len(frame) == 175 and frame.columns == SEED_COLUMNS
+        assert frame.group_by("provider").failure_rate() == {"openai": 0.0, "anthropic": 0.0}
+        with pytest.raises(KeyError, match="column 'cost' was not loaded"):
+            frame.cost_per_success()
+        with pytest.raises(ValueError, match="unknown frame column"):
+            b.store.frame(columns=["prompt"])
