@@ -129,3 +129,26 @@ def test_spool_appends_reads_and_skips_damaged_lines(tmp_path: Path) -> None:
     assert len(s2) == 0 and not path.exists()
     small = Spool(tmp_path / "small.spool", max_bytes=len(encode_line(make_call(0))) * 2 + 10)
     assert small.append([make_call(i) for i in range(5)]) == 2
+
+
+def test_time_leading_indexes_serve_provider_time_queries(tmp_path: Path) -> None:
+    """Only time-led indexes on calls, so SQLite answers 'provider X in the last hour' by a
+    time range scan, never by walking every row of a provider."""
+    import sqlite3
+
+    store = telemetry.TelemetryStore.open(f"sqlite:///{tmp_path}/ix.db")
+    store.close()
+    con = sqlite3.connect(tmp_path / "ix.db")
+    cols = {
+        name: [r[2] for r in con.execute(f"PRAGMA index_info('{name}')")]
+        for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='attune_calls'")
+    }
+    assert {tuple(v) for v in cols.values()} == {("ts",), ("call_id",)}
+    plan = " ".join(
+        str(r[-1])
+        for r in con.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM attune_calls WHERE provider = ? AND success = 0 AND ts >= ? AND ts < ?",
+            ("openai", 0.0, 3600.0),
+        )
+    )
+    assert "attune_ix_calls_ts" in plan and "ts>? AND ts<?" in plan
