@@ -186,6 +186,7 @@ class TelemetryBackend:
         w = self._writer
         if w is not None:
             w.stop(self.close_timeout if timeout is None else timeout)
+            w.finish_late()  # records a racing submit appended after the writer's last pass
         self._store.close()
 
     async def aclose(self, timeout: float | None = None) -> None:

@@ -141,6 +141,15 @@ class Writer:
         self._wake.set()
         self.thread.join()
 
+    def finish_late(self) -> None:
+        """After the thread ended: spool records submitted while it was stopping."""
+        if self.thread.is_alive() or not self.queue:
+            return
+        self._take()
+        self._spill(0)
+        self._settle()
+        self._fail_markers()
+
     def stats(self) -> TelemetryStats:
         queued = queued_records(self.queue)
         return TelemetryStats(
