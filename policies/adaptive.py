@@ -45,8 +45,8 @@ class AdaptivePolicy(ScoredPolicy):
         self,
         *,
         margin: float = 0.1,
-        probe_interval_s: float = 5.0,
-        probe_min_calls: int = 20,
+        probe_interval_s: float = 2.0,
+        probe_min_calls: int = 10,
         explore_interval_s: float = 120.0,
         max_backoff: int = 3,
         hang_factor: float = 4.0,
@@ -67,6 +67,7 @@ class AdaptivePolicy(ScoredPolicy):
         self._suspects: dict[str, tuple[float, str]] = {}
         self._probe_at: dict[str, float] = {}
         self._backoff: dict[str, int] = {}
+        self._judged: dict[str, float] = {}
         self._eligible: dict[tuple[str, str, str, float | None], list[tuple[float, Any]]] = {}
 
     # -- the hot path -------------------------------------------------------------------
@@ -177,9 +178,22 @@ class AdaptivePolicy(ScoredPolicy):
                 # healthy but not first: look again only rarely, to keep its numbers fresh
                 due = last + self.explore_interval_s
             else:
-                due = last + self.probe_interval_s * (1 << self._backoff.get(cand.key, 0))
+                due = last + self.probe_interval_s * (1 << self._judge_probe(cand.key, st))
             out.append((due if due > now - 1e9 else now, cand))
         return out
+
+    def _judge_probe(self, k: str, st: Any) -> int:
+        """The backoff exponent of ``k`` once its last probe's outcome is known: a failure
+        doubles the interval, a success resets it (so a confirming probe follows soon)."""
+        pa = self._probe_at.get(k)
+        if pa is not None and self._judged.get(k) != pa:
+            if (st.last_success_at or -_INF) >= pa:
+                self._backoff[k] = 0
+                self._judged[k] = pa
+            elif (st.last_failure_at or -_INF) >= pa:
+                self._backoff[k] = min(self._backoff.get(k, 0) + 1, self.max_backoff)
+                self._judged[k] = pa
+        return self._backoff.get(k, 0)
 
     def _probe(self, e: _Entry, key: tuple[str, str, str, float | None], ctx: PlanContext) -> Plan:
         now = ctx.now
@@ -193,13 +207,6 @@ class AdaptivePolicy(ScoredPolicy):
         due.sort(key=lambda x: x[0])
         cand = due[0][1]
         k = cand.key
-        st = self._stats.get(k) if self._stats is not None else None
-        if st is not None and k in self._probe_at:
-            # the previous probe failed if the last outcome since then was a failure
-            if st.consecutive_failures > 0 and (st.last_failure_at or 0.0) >= self._probe_at[k]:
-                self._backoff[k] = min(self._backoff.get(k, 0) + 1, self.max_backoff)
-            elif (st.last_success_at or 0.0) >= self._probe_at[k]:
-                self._backoff[k] = 0
         self._probe_at[k] = now
         e.probe_hits = e.hits
         nxt = now + self.probe_interval_s * (1 << self._backoff.get(k, 0))

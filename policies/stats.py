@@ -231,7 +231,7 @@ class DeploymentStats:
                     return self._reset_failures(
                         now, f"{run} failures in a row (baseline {q:.1%})", "degraded", float(run), float(run)
                     )
-            if dense and self.f_failures >= 3.0 and self.f_failures > (2.0 * q_old + 0.05) * fn:
+            if dense and self.f_failures >= 4.0 and self.f_failures > 2.0 * q_old * fn:
                 mean = fn * q_old
                 z = (self.f_failures - mean) / _sqrt(mean * (1.0 - q_old) + 0.25)
                 if z > _Z_CRIT:
