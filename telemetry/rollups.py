@@ -19,7 +19,7 @@ import sys
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from .histogram import BUCKETS_PER_DOUBLING, N_BUCKETS, quantiles

@@ -30,7 +30,7 @@ from ._rows import (
     call_row,
     from_epoch,
 )
-from ._url import redact_text, redact_url, resolve_url, sqlite_path
+from ._url import redact_text, redact_url, resolve_url
 from .errors import SchemaVersionError, TelemetryError
 from .filters import check_filters, check_time
 from .histogram import N_BUCKETS
