@@ -1,0 +1,245 @@
+"""Each built-in policy's decisions on constructed statistics."""
+
+from __future__ import annotations
+
+import pytest
+from policykit import chain, ctx, feed
+
+from policies import AdaptivePolicy, BanditPolicy, HealthPolicy, Plan, StaticPolicy, StatsRegistry, get_policy, policy_names
+
+
+def _keys(plan: Plan) -> list[str]:
+    return [c.key for c in plan.order]
+
+
+def _skipped(plan: Plan) -> dict[str, str]:
+    return {c.key: r for c, r in plan.skipped}
+
+
+def test_registry_knows_the_builtins() -> None:
+    assert {"static", "health", "bandit", "adaptive", "cooldown"} <= set(policy_names())
+    assert isinstance(get_policy("adaptive"), AdaptivePolicy)
+    with pytest.raises(ValueError, match="unknown policy"):
+        get_policy("nope")
+
+
+def test_static_keeps_the_chain() -> None:
+    ch = chain("a", "b")
+    stats = StatsRegistry()
+    stats.set_breaker("a", "open", 1e9)
+    assert _keys(StaticPolicy().plan(ch, ctx(0.0), stats)) == ["a", "b"]
+
+
+def test_health_orders_by_expected_cost_per_success() -> None:
+    ch = chain("slow", "fast")
+    stats = StatsRegistry()
+    feed(stats, "slow", 0.0, 200, latency=3.0)
+    feed(stats, "fast", 0.0, 200, latency=1.0)
+    assert _keys(HealthPolicy().plan(ch, ctx(20.0), stats)) == ["fast", "slow"]
+
+
+def test_cost_objective_prefers_the_cheaper_and_honours_the_cap() -> None:
+    ch = chain("dear", "cheap", prices={"dear": 10.0, "cheap": 1.0})
+    stats = StatsRegistry()
+    feed(stats, "dear", 0.0, 200, latency=1.0)
+    feed(stats, "cheap", 0.0, 200, latency=1.5)
+    pol = HealthPolicy()
+    assert _keys(pol.plan(ch, ctx(20.0, objective="reliability"), stats))[0] == "dear"
+    assert _keys(pol.plan(ch, ctx(20.0, objective="cost"), stats))[0] == "cheap"
+    # 1000 input + 500 output tokens at $10/$40 per Mtok is $0.03 a call: over a $0.01 cap
+    plan = pol.plan(ch, ctx(20.0, objective="cost", cost_cap=0.01, tokens=1000), stats)
+    assert "over the cost cap" in _skipped(plan)["dear"]
+
+
+def test_health_skips_for_hard_reasons_with_reasons() -> None:
+    ch = chain("a", "b", "c", "d")
+    stats = StatsRegistry()
+    stats.set_breaker("a", "open", 100.0)
+    stats.set_cooldown("b", 50.0, "retry_after")
+    stats.flag_misconfigured("c", "auth failed (HTTP 401)")
+    pol = HealthPolicy()
+    plan = pol.plan(ch, ctx(10.0, tokens=4000), stats)
+    why = _skipped(plan)
+    assert _keys(plan) == ["d"]
+    assert why["a"].startswith("circuit open (90.0s left)")
+    assert why["b"].startswith("retry_after (40.0s left)")
+    assert why["c"] == "misconfigured: auth failed (HTTP 401)"
+    # the last one cannot take the request either: none is skipped, all are ordered
+    ch[3].context_window = 1000
+    plan = pol.plan(ch, ctx(10.5, task="other", tokens=4000), stats)
+    assert sorted(_keys(plan)) == ["a", "b", "c", "d"] and not plan.skipped
+    assert any("context window 1000" in s for s in plan.notes["all_unhealthy"])
+
+
+@pytest.mark.parametrize("policy", [HealthPolicy(), AdaptivePolicy(), BanditPolicy(seed=1)])
+def test_nothing_is_ever_skipped_entirely(policy: object) -> None:
+    ch = chain("a", "b", "c")
+    stats = StatsRegistry()
+    t = 0.0
+    for key in ("a", "b", "c"):
+        t = feed(stats, key, t, 50, fail_every=1)  # every attempt fails
+        stats.set_breaker(key, "open", 1e9)
+    plan = policy.plan(ch, ctx(t), stats)  # type: ignore[attr-defined]
+    assert plan.order
+    assert {c.key for c in plan.order} | {c.key for c, _ in plan.skipped} == {"a", "b", "c"}
+
+
+def test_plan_is_cached_until_stats_change_or_refresh() -> None:
+    ch = chain("a", "b")
+    stats = StatsRegistry()
+    feed(stats, "a", 0.0, 50)
+    pol = AdaptivePolicy(explore_interval_s=1e9)
+    p1 = pol.plan(ch, ctx(10.0), stats)
+    assert pol.plan(ch, ctx(10.1), stats) is p1
+    stats.observe("a", False, "server_error", 0.1, 10.2)
+    assert pol.plan(ch, ctx(10.2), stats) is not p1
+    p2 = pol.plan(ch, ctx(10.3), stats)
+    assert pol.plan(ch, ctx(11.0), stats) is not p2  # refresh_s passed
+
+
+def test_adaptive_demotes_a_provider_turning_unstable_before_its_breaker_trips() -> None:
+    """A brownout: 1 in 3 attempts fails, never 2 in a row, so a breaker counting 5
+    consecutive failures (or half of a window) never trips; the policy moves away anyway."""
+    ch = chain("primary", "backup")
+    stats = StatsRegistry()
+    pol = AdaptivePolicy()
+    t = feed(stats, "primary", 0.0, 600, rate=20, latency=0.9, fail_every=100)
+    feed(stats, "backup", 0.0, 60, rate=2, latency=1.2)
+    assert _keys(pol.plan(ch, ctx(t), stats))[0] == "primary"
+    demoted_after = None
+    for i in range(200):
+        t += 0.05
+        ok = i % 3 != 2
+        stats.observe("primary", ok, None if ok else "overloaded", 0.9 if ok else 0.1, t)
+        assert stats.get("primary").consecutive_failures < 2
+        plan = pol.plan(ch, ctx(t), stats)
+        if _keys(plan)[0] == "backup" and "probe" not in plan.notes:
+            demoted_after = i + 1
+            break
+    assert demoted_after is not None and demoted_after <= 60
+    assert stats.get("primary").breaker_state == "closed"
+    assert "primary" in _skipped(plan) or _keys(plan)[-1] == "primary"
+
+
+def test_adaptive_readmits_a_recovered_provider_within_a_bounded_number_of_probes() -> None:
+    ch = chain("primary", "backup")
+    stats = StatsRegistry()
+    pol = AdaptivePolicy()
+    t = feed(stats, "primary", 0.0, 600, rate=20, latency=0.9, fail_every=100)
+    t = feed(stats, "backup", 0.0, 200, rate=20, latency=1.3)
+    for i in range(8):  # the outage
+        t += 0.05
+        stats.observe("primary", False, "server_error", 0.1, t)
+    assert "primary" in _skipped(pol.plan(ch, ctx(t), stats))
+    # calls keep coming at 20/s; the backup answers; the primary has recovered
+    probes = 0
+    for i in range(4000):
+        t += 0.05
+        plan = pol.plan(ch, ctx(t), stats)
+        first = _keys(plan)[0]
+        if plan.notes.get("probe") == "primary":
+            probes += 1
+            stats.observe("primary", True, None, 0.9, t + 0.9)
+        elif first == "primary":
+            break
+        else:
+            stats.observe(first, True, None, 1.3, t + 1.3)
+    else:
+        pytest.fail("the recovered primary never got its traffic back")
+    assert 1 <= probes <= 8
+    assert stats.get("primary").regime == "recovered"
+
+
+def test_adaptive_keeps_a_demoted_provider_out_while_probes_fail_and_backs_off() -> None:
+    ch = chain("primary", "backup")
+    stats = StatsRegistry()
+    pol = AdaptivePolicy()
+    t = feed(stats, "primary", 0.0, 600, rate=20, fail_every=100)
+    t = feed(stats, "backup", 0.0, 200, rate=20)
+    for i in range(8):
+        t += 0.05
+        stats.observe("primary", False, "server_error", 0.1, t)
+    probe_times = []
+    for i in range(2400):  # two minutes at 20 calls/s
+        t += 0.05
+        plan = pol.plan(ch, ctx(t), stats)
+        if plan.notes.get("probe") == "primary":
+            probe_times.append(t)
+            stats.observe("primary", False, "server_error", 0.1, t + 0.1)
+        else:
+            assert _keys(plan)[0] == "backup"
+            stats.observe("backup", True, None, 1.0, t + 1.0)
+    gaps = [b - a for a, b in zip(probe_times, probe_times[1:])]
+    assert len(probe_times) <= 15  # 2 s doubling to 16 s: bounded
+    assert gaps[-1] >= 15.0 > gaps[0]
+
+
+def test_adaptive_suspects_a_leader_that_stops_answering() -> None:
+    ch = chain("primary", "backup")
+    stats = StatsRegistry()
+    pol = AdaptivePolicy()
+    t = feed(stats, "primary", 0.0, 400, rate=20, latency=0.9)
+    feed(stats, "backup", 0.0, 100, rate=5, latency=1.2)
+    assert _keys(pol.plan(ch, ctx(t), stats))[0] == "primary"
+    # calls keep going to the primary; nothing comes back (a hang: timeouts come at 20 s)
+    for i in range(400):
+        t += 0.05
+        plan = pol.plan(ch, ctx(t), stats)
+        if _keys(plan)[0] == "backup":
+            break
+    else:
+        pytest.fail("a silent leader was never suspected")
+    assert t < 400 / 20 + 15  # well before a 20 s attempt timeout would tell
+    assert "no answer" in _skipped(plan)["primary"]
+
+
+def test_adaptive_hysteresis_keeps_the_leader_on_a_small_difference() -> None:
+    ch = chain("a", "b")
+    stats = StatsRegistry()
+    feed(stats, "a", 0.0, 400, rate=20, latency=1.0)
+    feed(stats, "b", 0.0, 400, rate=20, latency=1.0)
+    pol = AdaptivePolicy(explore_interval_s=1e9)
+    assert _keys(pol.plan(ch, ctx(20.0), stats))[0] == "a"
+    feed(stats, "b", 20.0, 20, rate=20, latency=0.95)  # b slightly faster
+    assert _keys(pol.plan(ch, ctx(21.0), stats))[0] == "a"
+
+
+def test_explanations_carry_numbers_and_reasons() -> None:
+    ch = chain("a", "b")
+    stats = StatsRegistry()
+    feed(stats, "a", 0.0, 100, latency=1.0)
+    stats.set_breaker("b", "open", 100.0)
+    plan = AdaptivePolicy().plan(ch, ctx(10.0), stats)
+    rows = plan.notes["deployments"]
+    assert rows["a"]["decision"] == "ordered" and rows["a"]["p_success"] > 0.9
+    assert rows["a"]["expected_ok_ms"] > 900
+    assert rows["b"]["decision"] == "skipped" and rows["b"]["reason"].startswith("circuit open")
+    assert plan.notes["objective"] == "reliability"
+
+
+def test_bandit_explores_an_idle_deployment_again_as_its_evidence_decays() -> None:
+    ch = chain("a", "b")
+    stats = StatsRegistry()
+    feed(stats, "a", 0.0, 300, rate=10, latency=1.0)
+    feed(stats, "b", 0.0, 300, rate=10, latency=1.0, fail_every=2)  # b was bad half a minute ago
+    pol = BanditPolicy(seed=7)
+    firsts = [_keys(pol.plan(ch, ctx(30.0 + i * 1e-3), stats))[0] for i in range(200)]
+    assert firsts.count("b") < 10
+    # ten minutes idle: b's counts faded towards the prior, so it is tried first again at times
+    firsts = [_keys(pol.plan(ch, ctx(630.0 + i * 1e-3), stats))[0] for i in range(400)]
+    assert 20 < firsts.count("b") < 380
+
+
+def test_policies_compose_and_plain_functions_are_policies() -> None:
+    ch = chain("a", "b", "c")
+    stats = StatsRegistry()
+    stats.set_breaker("a", "open", 100.0)
+
+    def reverse(chain, ctx, stats):  # type: ignore[no-untyped-def]
+        return Plan(order=tuple(reversed(chain)), policy="reverse")
+
+    combo = HealthPolicy() | reverse
+    plan = combo.plan(ch, ctx(1.0), stats)
+    assert _keys(plan) == ["c", "b"]
+    assert "a" in _skipped(plan)
+    assert plan.policy == "health|reverse"
