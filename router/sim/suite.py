@@ -24,8 +24,8 @@ from router.sim.scenario import Scenario, load_scenario
 __all__ = ["DEFAULT_MAX_CALLS", "SuiteResult", "Task", "aggregate", "default_policies", "plan_tasks", "run_suite"]
 
 DEFAULT_MAX_CALLS = 12_000  # per run in the default suite: keeps it within 3 minutes on 2 cores
-# metrics the oracle bounds, with the relative gap below which a score means nothing
-SCORED = {"success_rate": 1e-3, "cost_per_success": 1e-2}
+# metrics the oracle bounds: (direction of better, relative gap below which a score means nothing)
+SCORED = {"success_rate": (1.0, 1e-3), "cost_per_success": (-1.0, 1e-2)}
 METRIC_KEYS = ("success_rate", "p50_ms", "p95_ms", "p99_ms", "cost_per_success", "attempts_per_call", "detect_s", "recover_s")
 # two-sided 95 % Student t quantiles by degrees of freedom
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
@@ -139,14 +139,17 @@ def aggregate(by_policy: dict[str, list[PolicyResult]]) -> dict[str, dict[str, A
         row["sim_calls_per_s"] = sum(sim) / len(sim) if sim else None
         out[p] = row
     for row in out.values():
-        row["score"] = {k: _score(row.get(k), out.get("static", {}).get(k), out.get("oracle", {}).get(k), tol) for k, tol in SCORED.items()}
+        row["score"] = {
+            k: _score(row.get(k), out.get("static", {}).get(k), out.get("oracle", {}).get(k), sign, tol)
+            for k, (sign, tol) in SCORED.items()
+        }
     return out
 
 
-def _score(v: float | None, static: float | None, oracle: float | None, tol: float) -> float | None:
-    """``(v - static) / (oracle - static)``; ``None`` when the bound is within ``tol`` of
-    static (nothing to close) or a value is missing."""
-    if v is None or static is None or oracle is None or abs(oracle - static) < tol * max(abs(static), 1e-12):
+def _score(v: float | None, static: float | None, oracle: float | None, sign: float, tol: float) -> float | None:
+    """``(v - static) / (oracle - static)``; ``None`` unless the oracle beats static (in the
+    direction ``sign``) by more than ``tol`` relative: otherwise there is no gap to close."""
+    if v is None or static is None or oracle is None or sign * (oracle - static) < tol * max(abs(static), 1e-12):
         return None
     return (v - static) / (oracle - static)
 

@@ -60,3 +60,27 @@ def test_a_future_nobody_resolves_is_reported_not_hung() -> None:
 
     with pytest.raises(RuntimeError, match="deadlock"):
         run_virtual(main())
+
+
+def test_sleep_until_resumes_at_the_instant_and_can_be_cancelled() -> None:
+    async def main() -> tuple[float, bool, float]:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, VirtualLoop)
+        await loop.sleep_until(12.5)
+        t1 = loop.time()
+
+        async def long() -> None:
+            await loop.sleep_until(1000.0)
+
+        task = asyncio.create_task(long())
+        await asyncio.sleep(1)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            cancelled = True
+        else:
+            cancelled = False
+        return t1, cancelled, loop.time()
+
+    assert run_virtual(main()) == (12.5, True, 13.5)
