@@ -37,13 +37,17 @@ _ERR_CLS: dict[str, type[ProviderError]] = {k: error_class_for(k) for k in STATU
 
 
 class CallDraws:
-    """The numbers one call's attempts use, and how many attempts each deployment has had."""
+    """One call's view of the pre-drawn numbers, and how many attempts each deployment has had.
 
-    __slots__ = ("index", "u_err", "u_kind", "z_lat", "z_elat", "sent", "input_tokens", "output_tokens")
+    ``numbers`` is the run's draw array reshaped to ``(calls, 4 * deployments * slots)``;
+    values are read one at a time with ``ndarray.item`` (no per-call copy)."""
 
-    def __init__(self, index: int, rows: list[Any], input_tokens: int, output_tokens: int, deployments: int) -> None:
+    __slots__ = ("index", "item", "stride", "sent", "input_tokens", "output_tokens")
+
+    def __init__(self, index: int, item: Any, stride: int, input_tokens: int, output_tokens: int, deployments: int) -> None:
         self.index = index
-        self.u_err, self.u_kind, self.z_lat, self.z_elat = rows
+        self.item = item  # the bound ``ndarray.item`` of the run's numbers
+        self.stride = stride  # deployments * slots: distance between the four kinds of number
         self.sent = [0] * deployments
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens
@@ -111,7 +115,10 @@ class SimProvider:
         j = self.index
         k = c.sent[j]
         c.sent[j] = k + 1
-        k %= ATTEMPT_SLOTS
+        i = c.index
+        item = c.item
+        stride = c.stride
+        slot = j * ATTEMPT_SLOTS + k % ATTEMPT_SLOTS  # offset of this attempt's numbers
         loop = self.loop
         t = loop._now
         st = self.state(t)
@@ -134,8 +141,8 @@ class SimProvider:
                 self._window_count += 1
         if kind is None:
             er = st.error_rate if st.error_rate_end is None else st.error_rate_at(t)
-            if c.u_err[j][k] < er:
-                u = c.u_kind[j][k]
+            if item(i, slot) < er:
+                u = item(i, stride + slot)
                 kinds = st.kinds
                 kind = kinds[-1]
                 for n, edge in enumerate(st.kind_cum):
@@ -145,7 +152,7 @@ class SimProvider:
                 if kind == "rate_limited":
                     retry_after = st.retry_after_s
         if kind is None:
-            lat = math.exp(self.mu + self.sigma * c.z_lat[j][k]) * st.latency_factor
+            lat = math.exp(self.mu + self.sigma * item(i, 2 * stride + slot)) * st.latency_factor
             if lat <= timeout:
                 await loop.sleep_until(t + lat)
                 self.successes += 1
@@ -156,7 +163,7 @@ class SimProvider:
         elif kind == "timeout":
             lat = timeout
         else:
-            lat = math.exp(self.emu + self.esigma * c.z_elat[j][k])
+            lat = math.exp(self.emu + self.esigma * item(i, 3 * stride + slot))
             if lat > timeout:
                 kind, lat = "timeout", timeout
         self.by_kind[kind] = self.by_kind.get(kind, 0) + 1

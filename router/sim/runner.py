@@ -25,7 +25,7 @@ from router.deployment import Deployment, Tier
 from router.errors import RoutingError
 from router.settings import RouterSettings
 from router.sim.bounds import OraclePolicy, hindsight_log
-from router.sim.draws import Draws, draw
+from router.sim.draws import ATTEMPT_SLOTS, Draws, draw
 from router.sim.loop import VirtualLoop
 from router.sim.metrics import CallLog, compute_metrics, series
 from router.sim.provider import CURRENT_CALL, CallDraws, SimProvider
@@ -206,8 +206,9 @@ async def _drive(loop: VirtualLoop, router: Router, sc: Scenario, dr: Draws, log
     task_of = dr.task.tolist()
     inp = dr.input_tokens.tolist()
     out = dr.output_tokens.tolist()
-    att = dr.attempt
     d = len(sc.chain)
+    stride = d * ATTEMPT_SLOTS
+    item = dr.attempt.reshape(n, 4 * stride).item
     tier = sc.traffic.tier
     messages = {t: [{"role": "user", "content": f"simulated {t} request"}] for t in tasks}
     latency = log.latency_s
@@ -216,7 +217,7 @@ async def _drive(loop: VirtualLoop, router: Router, sc: Scenario, dr: Draws, log
     acompletion = router.acompletion
 
     async def one(i: int) -> None:
-        CURRENT_CALL.set(CallDraws(i, att[i].tolist(), inp[i], out[i], d))
+        CURRENT_CALL.set(CallDraws(i, item, stride, inp[i], out[i], d))
         t0 = loop._now
         task = tasks[task_of[i]]
         try:

@@ -86,15 +86,17 @@ def test_retry_after_defaults_to_the_time_left_in_the_minute() -> None:
     sc = parse_scenario(_one_deployment(rate_limit_rpm=2))
     loop = VirtualLoop()
     prov = SimProvider("openai/gpt-4o", 0, sc.timeline("openai/gpt-4o"), loop)
-    rows = [[[0.99] * 5], [[0.5] * 5], [[0.0] * 5], [[0.0] * 5]]
+    import numpy as np
+
+    numbers = np.array([[0.99] * 5 + [0.5] * 5 + [0.0] * 5 + [0.0] * 5] * 2)  # no error, 1 s latency
 
     async def main() -> float | None:
         await asyncio.sleep(45.0)
         for _ in range(2):
-            CURRENT_CALL.set(CallDraws(0, rows, 10, 5, 1))
+            CURRENT_CALL.set(CallDraws(0, numbers.item, 5, 10, 5, 1))
             await prov.send(None, timeout=100)  # type: ignore[arg-type]
         start = loop.time()
-        CURRENT_CALL.set(CallDraws(1, rows, 10, 5, 1))
+        CURRENT_CALL.set(CallDraws(1, numbers.item, 5, 10, 5, 1))
         try:
             await prov.send(None, timeout=100)  # type: ignore[arg-type]
         except RateLimitedError as exc:
@@ -203,3 +205,12 @@ def test_scores_are_relative_to_static_and_oracle_and_only_where_the_oracle_is_b
     assert out["x"]["score"]["success_rate"] == pytest.approx(0.5)
     assert out["oracle"]["score"]["success_rate"] == pytest.approx(1.0)
     assert out["x"]["score"]["cost_per_success"] is None  # the oracle is dearer than static: no gap
+
+
+def test_thinning_the_traffic_scales_quotas_so_the_429_share_is_kept() -> None:
+    sc = parse_scenario(_one_deployment(rate_limit_rpm=120, retry_after_s=7))
+    full = run_scenario(sc, "cooldown", seed=4).provider_counts["openai/gpt-4o"]
+    half = run_scenario(sc, "cooldown", seed=4, calls=3000).provider_counts["openai/gpt-4o"]
+    share = [c["error.rate_limited"] / c["attempts"] for c in (full, half)]
+    assert share[0] > 0.3
+    assert share[1] == pytest.approx(share[0], abs=0.05)
