@@ -6,7 +6,8 @@ Scripts and notebooks use it directly::
     failed = store.query(success=False, provider="openai", since=time.time() - 3600)
 
 Writes go through ``write_batch`` (used by the backend's writer thread): DBAPI
-``executemany`` for calls and attempts and a per-minute rollup upsert, in one transaction.
+``executemany`` (SQLite) or ``COPY`` (PostgreSQL) for calls and attempts and a per-minute
+rollup upsert, in one transaction.
 """
 
 from __future__ import annotations
@@ -248,6 +249,12 @@ class TelemetryStore:
             "calls": f"INSERT INTO {calls} ({', '.join(CALL_COLUMNS)}) VALUES ({ph(len(CALL_COLUMNS))}) "
             "ON CONFLICT (call_id) DO NOTHING",
             "attempts": f"INSERT INTO {attempts} ({', '.join(ATTEMPT_COLUMNS)}) VALUES ({ph(len(ATTEMPT_COLUMNS))})",
+            "attempts_copy": f"COPY {attempts} ({', '.join(ATTEMPT_COLUMNS)}) FROM STDIN",
+            "stage_create": f"CREATE TEMP TABLE IF NOT EXISTS {calls}_stage "
+            f"(LIKE {calls} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+            "stage_copy": f"COPY {calls}_stage ({', '.join(CALL_COLUMNS)}) FROM STDIN",
+            "stage_insert": f"INSERT INTO {calls} ({', '.join(CALL_COLUMNS)}) "
+            f"SELECT {', '.join(CALL_COLUMNS)} FROM {calls}_stage ON CONFLICT (call_id) DO NOTHING",
             "rollup_zero": f"INSERT INTO {rollups} ({', '.join(_ROLLUP_COLUMNS)}) VALUES ({ph(len(_ROLLUP_COLUMNS))}) "
             "ON CONFLICT (minute, deployment, task_type) DO NOTHING",
             "rollup_update": f"UPDATE {rollups} SET {', '.join(f'{c} = {p}' for c in _ROLLUP_VALUE_COLUMNS)} "
@@ -291,19 +298,23 @@ class TelemetryStore:
         try:
             cur = raw.cursor()
             rows = [call_row(r) for r in records]
-            cur.executemany(sql["calls"], rows)
             duplicates = 0
-            if cur.rowcount != len(rows):
+            if self._insert_calls(cur, rows) != len(rows):
                 raw.rollback()
                 cur = raw.cursor()
                 records = self._without_duplicates(cur, records)
                 duplicates = len(rows) - len(records)
                 rows = [call_row(r) for r in records]
                 if rows:
-                    cur.executemany(sql["calls"], rows)
+                    self._insert_calls(cur, rows)
             arows = [a for r in records for a in attempt_rows(r)]
             if arows:
-                cur.executemany(sql["attempts"], arows)
+                if self.dialect == "postgresql":
+                    with cur.copy(sql["attempts_copy"]) as copy:
+                        for a in arows:
+                            copy.write_row(a)
+                else:
+                    cur.executemany(sql["attempts"], arows)
             if rows:
                 self._upsert_rollups(cur, accumulate_rows(rows, arows))
             raw.commit()
@@ -318,6 +329,24 @@ class TelemetryStore:
             if _is_connection_error(exc):
                 self.drop_writer_connection()
             raise
+
+    def _insert_calls(self, cur: Any, rows: list[tuple[Any, ...]]) -> int:
+        """Insert call rows, skipping stored call ids; returns how many were inserted.
+
+        SQLite: ``executemany``. PostgreSQL: ``COPY`` into a temporary table, then one
+        ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (several times faster than
+        ``executemany``).
+        """
+        sql = self._sql
+        if self.dialect != "postgresql":
+            cur.executemany(sql["calls"], rows)
+            return int(cur.rowcount)
+        cur.execute(sql["stage_create"])
+        with cur.copy(sql["stage_copy"]) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(sql["stage_insert"])
+        return int(cur.rowcount)
 
     def _without_duplicates(self, cur: Any, records: Sequence[LLMCallRecord]) -> list[LLMCallRecord]:
         ids = list({r.call_id for r in records})
