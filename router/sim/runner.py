@@ -2,8 +2,8 @@
 
 Arrivals are spawned one at a time (each arrival schedules the next), each as its own task
 that calls ``Router.acompletion`` exactly as an application would; calls overlap in virtual
-time. The router gets a ``LoopClock`` (so breakers, backoff, Retry-After windows and
-statistics all run on virtual time), ``random.Random(seed)`` for its jitter, and a sink that
+time. The router gets a ``LoopClock`` on the virtual loop (``VirtualClock``: breakers,
+backoff, Retry-After windows and statistics all run on virtual time), ``random.Random(seed)`` for its jitter, and a sink that
 keeps only what the metrics need.
 """
 
@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from router.clock import LoopClock
 from router.core import Router
 from router.deployment import Deployment, Tier
 from router.errors import RoutingError
 from router.settings import RouterSettings
 from router.sim.bounds import OraclePolicy, hindsight_log
+from router.sim.clock import VirtualClock
 from router.sim.draws import ATTEMPT_SLOTS, Draws, draw
 from router.sim.loop import VirtualLoop
 from router.sim.metrics import CallLog, compute_metrics, series
@@ -186,7 +186,7 @@ def run_scenario(
         tiers=[Tier(name=sc.traffic.tier, chain=list(sc.chain), policy=pol)],
         telemetry=_Collector(log, index, telemetry),
         settings=_settings(sc, pol),
-        clock=LoopClock(EPOCH, loop),
+        clock=VirtualClock(loop, EPOCH),
         rng=random.Random(seed),
     )
     loop.run_until_complete(_drive(loop, router, sc, dr, log))

@@ -84,3 +84,21 @@ def test_sleep_until_resumes_at_the_instant_and_can_be_cancelled() -> None:
         return t1, cancelled, loop.time()
 
     assert run_virtual(main()) == (12.5, True, 13.5)
+
+
+def test_the_virtual_clock_reads_what_loopclock_reads() -> None:
+    from router.clock import LoopClock
+    from router.sim.clock import VirtualClock
+
+    async def main() -> list[tuple[float, float]]:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, VirtualLoop)
+        fast, ref = VirtualClock(loop, 1000.0), LoopClock(1000.0, loop)
+        out = [(fast.time(), ref.time()), (fast.monotonic(), ref.monotonic())]
+        await fast.sleep(2.5)
+        await ref.sleep(0.5)
+        out += [(fast.time(), ref.time()), (fast.monotonic(), ref.monotonic())]
+        return out
+
+    readings = run_virtual(main(), start=7.0)
+    assert readings == [(1007.0, 1007.0), (7.0, 7.0), (1010.0, 1010.0), (10.0, 10.0)]
