@@ -10,14 +10,12 @@ keeps only what the metrics need.
 from __future__ import annotations
 
 import dataclasses
-import math
 import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 
 from router.core import Router
 from router.deployment import Deployment, Tier
