@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-
 from router.core import Router
 from router.deployment import Deployment, Tier
 from router.errors import RoutingError
