@@ -589,7 +589,7 @@ class _Call:
                 return None  # the last resort gets one attempt
             if state is None:
                 state = new_retry_state(a0, rules)
-            set_failure(state, err, now)
+            set_failure(state, err, a0 + latency)  # monotonic, like the state's start
             delay = r.retry.next_delay(state)
             if delay is None:
                 return None
