@@ -15,7 +15,7 @@ import numpy as np
 
 from router.sim.scenario import Scenario, Timeline
 
-__all__ = ["CallLog", "Outage", "SERIES_BINS", "compute_metrics", "outages", "p_success", "series"]
+__all__ = ["CallLog", "Outage", "SERIES_BINS", "compute_metrics", "max_in_flight", "outages", "p_success", "series"]
 
 SHARE_WINDOW = 40  # calls in the rolling window that measures "traffic going first to d"
 DETECT_SHARE = 0.05
@@ -125,6 +125,17 @@ def detect_recover(log: CallLog, sc: Scenario) -> tuple[float | None, float | No
     return (float(np.mean(detects)) if detects else None, float(np.mean(recovers)) if recovers else None, n)
 
 
+def max_in_flight(log: CallLog) -> int:
+    """Most calls in flight at once (calls overlap in virtual time as in production)."""
+    n = log.arrival_s.shape[0]
+    if n == 0:
+        return 0
+    t = np.concatenate((log.arrival_s, log.arrival_s + log.latency_s))
+    step = np.concatenate((np.ones(n, dtype=np.int64), -np.ones(n, dtype=np.int64)))
+    order = np.lexsort((step, t))  # at equal times an end comes before a start
+    return int(np.cumsum(step[order]).max())
+
+
 def _q(x: np.ndarray, q: float) -> float | None:
     return float(np.percentile(x, q)) if x.size else None
 
@@ -147,6 +158,7 @@ def compute_metrics(log: CallLog, sc: Scenario) -> dict[str, Any]:
         "detect_s": detect,
         "recover_s": recover,
         "outages_measured": n_out,
+        "max_in_flight": max_in_flight(log),
     }
 
 

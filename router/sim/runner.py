@@ -52,6 +52,7 @@ class PolicyResult:
     detect_s: float | None = None
     recover_s: float | None = None
     outages_measured: int = 0
+    max_in_flight: int = 0  # most calls in flight at once
     wall_s: float = 0.0  # real seconds the run took
     sim_calls_per_s: float | None = None  # calls simulated per real second (None for hindsight)
     series: dict[str, Any] | None = field(default=None, repr=False)
@@ -267,6 +268,7 @@ def _result(
         detect_s=m["detect_s"],
         recover_s=m["recover_s"],
         outages_measured=m["outages_measured"],
+        max_in_flight=m["max_in_flight"],
         wall_s=wall,
         sim_calls_per_s=cps,
         series=series(log, sc) if keep_series else None,

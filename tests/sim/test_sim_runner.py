@@ -214,3 +214,54 @@ def test_thinning_the_traffic_scales_quotas_so_the_429_share_is_kept() -> None:
     share = [c["error.rate_limited"] / c["attempts"] for c in (full, half)]
     assert share[0] > 0.3
     assert share[1] == pytest.approx(share[0], abs=0.05)
+
+
+def test_arrivals_are_poisson_and_calls_overlap_in_virtual_time() -> None:
+    sc = load_scenario("steady-state")  # 20 calls/s, ~1 s median latency
+    d = draw(sc, 0, 20000)
+    gaps = np.diff(d.arrivals)
+    mean = sc.duration_s / 20000
+    assert gaps.mean() == pytest.approx(mean, rel=0.03)
+    assert gaps.std() / gaps.mean() == pytest.approx(1.0, abs=0.05)  # exponential gaps: CV 1
+    r = run_scenario(sc, "static", seed=0, calls=6000)
+    # Little's law: about rate x mean latency = 1.7 x 1.2 s in flight on average, and more at peaks
+    assert r.max_in_flight >= 5
+
+
+def test_tenacity_and_backoff_follow_the_virtual_clock() -> None:
+    import asyncio
+    import random
+
+    from tenacity import stop_after_delay, wait_fixed
+
+    from router import Deployment, Router, RouterSettings, RoutingError, Tier
+    from router.resilience.retry import RetryPolicy
+    from router.sim.clock import VirtualClock
+    from router.sim.loop import VirtualLoop
+    from router.sim.provider import CURRENT_CALL, CallDraws, SimProvider
+
+    sc = parse_scenario(_one_deployment(base_error_rate=1.0, error_latency_ms={"median": 100, "p95": 101}))
+    loop = VirtualLoop()
+    prov = SimProvider("openai/gpt-4o", 0, sc.timeline("openai/gpt-4o"), loop)
+    router = Router(
+        deployments=[Deployment("openai/gpt-4o", prov, "gpt-4o")],
+        tiers=[Tier("t", ["openai/gpt-4o"])],
+        clock=VirtualClock(loop, 1e9),
+        rng=random.Random(0),
+        retry=RetryPolicy(stop=stop_after_delay(60), wait=wait_fixed(10)),
+        settings=RouterSettings(breakers_enabled=False, retry_budget_enabled=False),
+    )
+    numbers = np.zeros((1, 20))  # every uniform 0: every attempt fails
+
+    async def main() -> tuple[int, float]:
+        CURRENT_CALL.set(CallDraws(0, numbers.item, 5, 10, 5, 1))
+        with pytest.raises(RoutingError) as ei:
+            await router.acompletion("t", [{"role": "user", "content": "x"}], deadline_s=1000)
+        return len(ei.value.attempts), asyncio.get_running_loop().time()
+
+    attempts, elapsed = loop.run_until_complete(main())
+    # attempts start at 0, 10.1, ..., 60.6; each fails after 0.1 s; after the 7th, 60.7 s of
+    # virtual time have passed since the first and stop_after_delay(60) stops (with a wall
+    # clock in the retry state it would stop after the first)
+    assert attempts == 7
+    assert elapsed == pytest.approx(7 * 0.1 + 6 * 10, abs=0.01)
