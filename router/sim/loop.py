@@ -87,6 +87,7 @@ class _Wakeup:
         return True
 
     def result(self) -> None:
+        self._handle = None  # the handle holds us in its args: break the cycle once woken
         if self._cancelled:
             raise asyncio.CancelledError()
         return None
