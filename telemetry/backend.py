@@ -72,7 +72,7 @@ class TelemetryBackend:
         if spool_path is False:
             self.spool_path: str | None = None
         elif spool_path is None or spool_path is True:
-            self.spool_path = default_spool_path(self._store.url, table_prefix)
+            self.spool_path = default_spool_path(self._store._url, table_prefix)
         else:
             self.spool_path = os.fspath(spool_path)
         self.batch_size = batch_size
@@ -92,7 +92,7 @@ class TelemetryBackend:
     @property
     def url(self) -> str:
         """The store URL with any password redacted."""
-        return redact_url(self._store.url)
+        return self._store.url
 
     @property
     def store(self) -> TelemetryStore:

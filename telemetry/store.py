@@ -100,11 +100,11 @@ class TelemetryStore:
         busy_timeout: float = 0.25,
         connect_timeout: float = 3.0,
     ) -> None:
-        self.url = resolve_url(url)
+        self._url = resolve_url(url)
         self.table_prefix = table_prefix
         self.busy_timeout = busy_timeout
         self.connect_timeout = connect_timeout
-        self.dialect = "sqlite" if self.url.startswith("sqlite") else "postgresql"
+        self.dialect = "sqlite" if self._url.startswith("sqlite") else "postgresql"
         self._engine: Any = None
         self._tables: Any = None
         self._lock = threading.Lock()
@@ -118,12 +118,17 @@ class TelemetryStore:
         store.connect()
         return store
 
+    @property
+    def url(self) -> str:
+        """The store URL with any password replaced by ``***``."""
+        return redact_url(self._url)
+
     def __repr__(self) -> str:
-        return f"TelemetryStore({redact_url(self.url)!r}, table_prefix={self.table_prefix!r})"
+        return f"TelemetryStore({self.url!r}, table_prefix={self.table_prefix!r})"
 
     def redact(self, text: str) -> str:
         """``text`` with this store's password removed."""
-        return redact_text(text, self.url)
+        return redact_text(text, self._url)
 
     # -- connection and schema -------------------------------------------------------------
 
@@ -157,7 +162,7 @@ class TelemetryStore:
                 raise
             except Exception as exc:
                 raise TelemetryError(
-                    f"cannot open telemetry store {redact_url(self.url)}: "
+                    f"cannot open telemetry store {self.url}: "
                     f"{type(exc).__name__}: {self.redact(str(exc).splitlines()[0] if str(exc) else '')}"
                 ) from exc
             self._build_sql(tables)
@@ -168,7 +173,7 @@ class TelemetryStore:
 
         if self.dialect == "sqlite":
             engine = create_engine(
-                self.url,
+                self._url,
                 connect_args={"check_same_thread": False, "timeout": self.busy_timeout},
             )
             busy_ms = int(self.busy_timeout * 1000)
@@ -183,7 +188,7 @@ class TelemetryStore:
 
             return engine
         return create_engine(
-            self.url,
+            self._url,
             pool_pre_ping=True,
             connect_args={"connect_timeout": max(1, int(math.ceil(self.connect_timeout))), "application_name": "attune-telemetry"},
         )
@@ -195,7 +200,7 @@ class TelemetryStore:
 
         from .schema import SCHEMA_VERSION
 
-        where = redact_url(self.url)
+        where = self.url
         for attempt in range(3):
             names = set(inspect(engine).get_table_names())
             if tables.meta.name in names:

@@ -182,7 +182,7 @@ def test_password_never_in_repr_logs_or_errors(tmp_path: Path, caplog: pytest.Lo
     with pytest.raises(TelemetryError) as info:
         store.connect()
     assert "S3cr" not in str(info.value) and "***" in str(info.value)
-    assert "S3cr" not in repr(store)
+    assert "S3cr" not in repr(store) and "S3cr" not in store.url
 
 
 async def test_unstorable_records_are_dropped_alone_and_counted(target: object) -> None:
