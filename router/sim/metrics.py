@@ -15,7 +15,7 @@ import numpy as np
 
 from router.sim.scenario import Scenario, Timeline
 
-__all__ = ["CallLog", "Outage", "SERIES_BINS", "compute_metrics", "max_in_flight", "outages", "p_success", "series"]
+__all__ = ["CallLog", "Outage", "SERIES_BINS", "compute_metrics", "max_in_flight", "outages", "p_success", "p_success_at", "series"]
 
 SHARE_WINDOW = 40  # calls in the rolling window that measures "traffic going first to d"
 DETECT_SHARE = 0.05
@@ -70,13 +70,31 @@ def p_success(tl: Timeline, t: float, attempt_timeout_s: float) -> float:
     return (1.0 - st.error_rate_at(t)) * p_fast
 
 
+def p_success_at(tl: Timeline, t: np.ndarray, attempt_timeout_s: float) -> np.ndarray:
+    """``p_success`` at many instants at once."""
+    idx = np.clip(np.searchsorted(np.asarray(tl.edges), t, side="right") - 1, 0, len(tl.states) - 1)
+    out = np.empty_like(t, dtype=float)
+    lat = tl.spec.latency
+    for i, st in enumerate(tl.states):
+        m = idx == i
+        if not m.any():
+            continue
+        p_fast = _phi((math.log(attempt_timeout_s) - lat.mu - math.log(st.latency_factor)) / lat.sigma)
+        if st.error_rate_end is None:
+            er: Any = st.error_rate
+        else:
+            er = np.interp(t[m], [st.ramp_start, st.ramp_end], [st.error_rate, st.error_rate_end])
+        out[m] = (1.0 - er) * p_fast
+    return out
+
+
 def outages(sc: Scenario, step_s: float = 1.0) -> list[Outage]:
     """Intervals where a deployment's single-attempt success probability is under 0.5."""
     out: list[Outage] = []
     grid = np.arange(0.0, sc.duration_s, step_s)
     for j, key in enumerate(sc.chain):
         tl = sc.timeline(key)
-        down = np.array([p_success(tl, t, sc.attempt_timeout_s) < OUTAGE_P_SUCCESS for t in grid])
+        down = p_success_at(tl, grid, sc.attempt_timeout_s) < OUTAGE_P_SUCCESS
         if not down.any():
             continue
         d = np.diff(np.concatenate(([0], down.astype(np.int8), [0])))
