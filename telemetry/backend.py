@@ -46,7 +46,9 @@ class TelemetryBackend:
     records are queued or every ``flush_interval`` seconds. It holds up to ``max_buffer``
     records in memory while the database is unavailable, then spools to ``spool_path`` (at
     most ``max_spool_bytes``; ``spool_path=False`` disables the spool). ``close`` waits up to
-    ``close_timeout`` seconds for the database before spooling what is left.
+    ``close_timeout`` seconds for the database before spooling what is left. ``busy_timeout``
+    (SQLite lock wait), ``connect_timeout`` and ``write_timeout`` (PostgreSQL) bound how long
+    one write attempt may block the writer before it backs off.
     """
 
     def __init__(
@@ -63,11 +65,16 @@ class TelemetryBackend:
         table_prefix: str = "attune_",
         busy_timeout: float = 0.25,
         connect_timeout: float = 3.0,
+        write_timeout: float = 30.0,
     ) -> None:
         if batch_size < 1 or max_buffer < 1 or flush_interval <= 0:
             raise ValueError("batch_size and max_buffer must be >= 1 and flush_interval > 0")
         self._store = TelemetryStore(
-            url, table_prefix=table_prefix, busy_timeout=busy_timeout, connect_timeout=connect_timeout
+            url,
+            table_prefix=table_prefix,
+            busy_timeout=busy_timeout,
+            connect_timeout=connect_timeout,
+            write_timeout=write_timeout,
         )
         if spool_path is False:
             self.spool_path: str | None = None

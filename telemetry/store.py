@@ -89,7 +89,9 @@ class TelemetryStore:
 
     ``table_prefix`` names the tables (``{prefix}calls`` ...), so several stores can share a
     database. ``busy_timeout`` (seconds) bounds how long SQLite waits on a lock before the
-    writer backs off; ``connect_timeout`` bounds a PostgreSQL connect.
+    writer backs off; ``connect_timeout`` bounds a PostgreSQL connect and ``write_timeout``
+    each statement of the writer's PostgreSQL session (a locked or stalled server makes the
+    writer back off and buffer instead of hanging).
     """
 
     def __init__(
@@ -99,11 +101,15 @@ class TelemetryStore:
         table_prefix: str = "attune_",
         busy_timeout: float = 0.25,
         connect_timeout: float = 3.0,
+        write_timeout: float = 30.0,
     ) -> None:
+        if write_timeout <= 0:
+            raise ValueError("write_timeout must be > 0")
         self._url = resolve_url(url)
         self.table_prefix = table_prefix
         self.busy_timeout = busy_timeout
         self.connect_timeout = connect_timeout
+        self.write_timeout = write_timeout
         self.dialect = "sqlite" if self._url.startswith("sqlite") else "postgresql"
         self._engine: Any = None
         self._tables: Any = None
@@ -277,7 +283,13 @@ class TelemetryStore:
     def _writer_conn(self) -> Any:
         self.connect()
         if self._raw is None:
-            self._raw = self._engine.raw_connection()
+            raw = self._engine.raw_connection()
+            if self.dialect == "postgresql":  # a hung statement must not stall the writer forever
+                cur = raw.cursor()
+                cur.execute(f"SET statement_timeout = {int(self.write_timeout * 1000)}")
+                cur.close()
+                raw.commit()
+            self._raw = raw
         return self._raw
 
     def drop_writer_connection(self) -> None:

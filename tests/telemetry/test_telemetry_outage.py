@@ -222,3 +222,51 @@ def test_malformed_record_while_down_is_dropped_alone(tmp_path: Path) -> None:
             b.submit(r)
         b.close(timeout=0.1)
     assert (b.stats.spooled, b.stats.dropped) == (4, 0 + 1)
+
+
+@needs_pg
+async def test_postgres_locked_table_rows_equal_calls(tmp_path: Path) -> None:
+    """Another session holds an exclusive lock on the calls table: the writer's statements
+    time out (``write_timeout``), it backs off and spools, and writes everything once the
+    lock is gone."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+    from telemetry_testkit import unique_prefix
+
+    assert PG_URL is not None
+    prefix = unique_prefix()
+    b = TelemetryBackend(
+        PG_URL,
+        table_prefix=prefix,
+        batch_size=50,
+        flush_interval=0.02,
+        max_buffer=100,
+        write_timeout=0.2,
+        retry_backoff=(0.02, 0.1),
+        spool_path=tmp_path / "lock.spool",
+    )
+    dsn = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    locker = psycopg.connect(dsn)
+    try:
+        for i in range(100):
+            b.submit(make_call(i))
+        await b.flush(timeout=10)
+        locker.execute(f"LOCK TABLE {prefix}calls IN ACCESS EXCLUSIVE MODE")
+        for i in range(100, 600):
+            b.submit(make_call(i))
+            if i % 50 == 0:
+                await asyncio.sleep(0.01)
+        await asyncio.to_thread(wait_until, lambda: b.stats.write_failures > 0 and b.stats.spilled > 0)
+        assert b.stats.written == 100
+        locker.rollback()  # releases the lock
+        await b.flush(timeout=20)
+        assert (b.stats.written, b.stats.dropped, b.stats.spooled) == (600, 0, 0)
+        assert b.store.count() == 600
+        assert sum(r.calls for r in b.store.load_rollups(0)) == 600
+    finally:
+        locker.rollback()
+        locker.close()
+        await b.aclose()
+        store = TelemetryStore(PG_URL, table_prefix=prefix)
+        store.drop_tables()
+        store.close()
