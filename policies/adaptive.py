@@ -4,14 +4,15 @@ On top of ``health`` (see ``policies.health``) it adds:
 
 - early warnings: the statistics' change tests (``policies.stats``) demote a deployment after a
   few attempts of a rising error rate or a latency shift, long before a breaker trips; and a
-  leader that stops answering (calls sent, none finished for ``hang_factor`` x its p95 latency,
-  at least ``hang_min_s``) is suspected of hanging and demoted before its timeouts come back;
+  leader that stops answering (``hang_min_calls`` calls sent, none finished for ``hang_factor`` x
+  its p95 latency, at least ``hang_min_s``) is suspected of hanging and demoted before its timeouts come back;
 - hysteresis: the current first choice keeps its place unless another scores ``margin`` better;
 - bounded probes: a demoted deployment (or one with no recent evidence) is put first for one
   call once its last attempt is ``probe_interval_s`` old, at most one probe per
   ``probe_min_calls`` calls of a (tier, task type); a failed probe doubles that deployment's
   interval (up to ``2**max_backoff`` times). A healthy deployment that is not first is looked
-  at once per ``explore_interval_s``, to keep its numbers fresh, unless its optimistic score
+  at once per ``explore_interval_s`` (and ``explore_min_calls`` calls), to keep its numbers
+  fresh, unless its optimistic score
   (upper bound of success, lower bound of latency) beats the leader's: then it is probed like a
   demoted one until the evidence settles it. The statistics re-admit a deployment after a run of
   probe successes that its failure baseline makes unlikely (2 to 8 probes), so a recovered
@@ -48,9 +49,11 @@ class AdaptivePolicy(ScoredPolicy):
         probe_interval_s: float = 2.0,
         probe_min_calls: int = 10,
         explore_interval_s: float = 120.0,
+        explore_min_calls: int = 50,
         max_backoff: int = 3,
         hang_factor: float = 4.0,
         hang_min_s: float = 8.0,
+        hang_min_calls: int = 3,
         **health_options: Any,
     ) -> None:
         super().__init__(**health_options)
@@ -60,15 +63,17 @@ class AdaptivePolicy(ScoredPolicy):
         self.probe_interval_s = probe_interval_s
         self.probe_min_calls = probe_min_calls
         self.explore_interval_s = explore_interval_s
+        self.explore_min_calls = explore_min_calls
         self.max_backoff = max_backoff
         self.hang_factor = hang_factor
         self.hang_min_s = hang_min_s
+        self.hang_min_calls = hang_min_calls
         self._stats: StatsRegistry | None = None
         self._suspects: dict[str, tuple[float, str]] = {}
         self._probe_at: dict[str, float] = {}
         self._backoff: dict[str, int] = {}
         self._judged: dict[str, float] = {}
-        self._eligible: dict[tuple[str, str, str, float | None], list[tuple[float, Any]]] = {}
+        self._eligible: dict[tuple[str, str, str, float | None], list[tuple[float, Any, int]]] = {}
 
     # -- the hot path -------------------------------------------------------------------
     def plan(self, chain: Sequence[Any], ctx: PlanContext, stats: StatsRegistry) -> Plan:
@@ -89,7 +94,7 @@ class AdaptivePolicy(ScoredPolicy):
         e.version = stats.version
         e.plan = self._compute(e, chain, ctx, stats)
         self._eligible[key] = elig = self._probe_candidates(e, ctx)
-        e.probe_due = min((d for d, _ in elig), default=_INF)
+        e.probe_due = min((x[0] for x in elig), default=_INF)
         if ctx.now >= e.probe_due and e.hits - e.probe_hits >= self.probe_min_calls:
             return self._probe(e, key, ctx)
         return e.plan
@@ -147,7 +152,7 @@ class AdaptivePolicy(ScoredPolicy):
                 p95 = st.latency_quantile_s(1.645)
                 wait = max(self.hang_factor * (p95 or 2.0), self.hang_min_s)
                 silent = now - e.unanswered
-                if silent > wait and e.hits - e.unanswered_hits >= 2:
+                if silent > wait and e.hits - e.unanswered_hits >= self.hang_min_calls - 1:
                     self._suspects[lead] = (now, f"no answer for {silent:.1f}s (p95 {1000 * (p95 or 0):.0f} ms): hanging?")
                     e.unanswered = -1.0
         if e.unanswered < 0.0:
@@ -155,12 +160,12 @@ class AdaptivePolicy(ScoredPolicy):
             e.unanswered_hits = e.hits
 
     # -- probes -------------------------------------------------------------------------
-    def _probe_candidates(self, e: _Entry, ctx: PlanContext) -> list[tuple[float, Any]]:
+    def _probe_candidates(self, e: _Entry, ctx: PlanContext) -> list[tuple[float, Any, int]]:
         plan = e.plan
         if plan is None or not plan.order:
             return []
         now = ctx.now
-        out: list[tuple[float, Any]] = []
+        out: list[tuple[float, Any, int]] = []
         leader = plan.order[0]
         demoted = [c for c, _ in plan.skipped]
         by_key = {est.cand.key: est for est in e.ests}
@@ -174,12 +179,18 @@ class AdaptivePolicy(ScoredPolicy):
             if self.hard_reason(cand, st, ctx, est.price) is not None:
                 continue
             last = max(st.last_success_at or -_INF, st.last_failure_at or -_INF, self._probe_at.get(cand.key, -_INF))
+            min_calls = self.probe_min_calls
             if cand in plan.order and st.regime not in ("degraded", "slow") and est.score_opt >= lead_score:
                 # healthy but not first: look again only rarely, to keep its numbers fresh
                 due = last + self.explore_interval_s
+                min_calls = self.explore_min_calls
+            elif st.breaker_state == "open":
+                # the breaker's open period is already a backoff: probe as soon as it ends
+                self._judge_probe(cand.key, st)
+                due = max(st.breaker_open_until, self._probe_at.get(cand.key, -_INF) + self.probe_interval_s)
             else:
                 due = last + self.probe_interval_s * (1 << self._judge_probe(cand.key, st))
-            out.append((due if due > now - 1e9 else now, cand))
+            out.append((due if due > now - 1e9 else now, cand, min_calls))
         return out
 
     def _judge_probe(self, k: str, st: Any) -> int:
@@ -198,20 +209,21 @@ class AdaptivePolicy(ScoredPolicy):
     def _probe(self, e: _Entry, key: tuple[str, str, str, float | None], ctx: PlanContext) -> Plan:
         now = ctx.now
         elig = self._eligible.get(key) or []
-        due = [(d, c) for d, c in elig if d <= now]
+        since = e.hits - e.probe_hits
+        due = [x for x in elig if x[0] <= now and since >= x[2]]
         plan = e.plan
         assert plan is not None
         if not due:
-            e.probe_due = min((d for d, _ in elig), default=_INF)
             return plan
         due.sort(key=lambda x: x[0])
         cand = due[0][1]
         k = cand.key
         self._probe_at[k] = now
+        e.unanswered_hits += 1  # a probe is not a call sent to the leader
         e.probe_hits = e.hits
         nxt = now + self.probe_interval_s * (1 << self._backoff.get(k, 0))
-        self._eligible[key] = elig = [(nxt if c is cand else d, c) for d, c in elig]
-        e.probe_due = min(d for d, _ in elig)
+        self._eligible[key] = elig = [(nxt, c, m) if c is cand else (d, c, m) for d, c, m in elig]
+        e.probe_due = min(x[0] for x in elig)
         order = (cand, *(c for c in plan.order if c is not cand))
         skipped = tuple(x for x in plan.skipped if x[0] is not cand)
         return Plan(order=order, skipped=skipped, policy=self.name, notes={**plan.notes, "probe": k})

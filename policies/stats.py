@@ -91,7 +91,7 @@ class DeploymentStats:
     )
 
     def __init__(
-        self, key: str, half_life_s: float = 60.0, fast_half_life_s: float = 15.0, latency_half_life_s: float | None = None
+        self, key: str, half_life_s: float = 300.0, fast_half_life_s: float = 15.0, latency_half_life_s: float | None = None
     ) -> None:
         self.key = key
         self.half_life_s = half_life_s
@@ -415,7 +415,7 @@ class StatsRegistry:
     through the store are not counted twice.
     """
 
-    def __init__(self, half_life_s: float = 60.0, fast_half_life_s: float = 15.0, *, per_task_min_weight: float = 30.0) -> None:
+    def __init__(self, half_life_s: float = 300.0, fast_half_life_s: float = 15.0, *, per_task_min_weight: float = 30.0) -> None:
         self.half_life_s = half_life_s
         self.fast_half_life_s = fast_half_life_s
         self.per_task_min_weight = per_task_min_weight

@@ -219,7 +219,7 @@ def test_explanations_carry_numbers_and_reasons() -> None:
 
 def test_bandit_explores_an_idle_deployment_again_as_its_evidence_decays() -> None:
     ch = chain("a", "b")
-    stats = StatsRegistry()
+    stats = StatsRegistry(half_life_s=60.0)
     feed(stats, "a", 0.0, 300, rate=10, latency=1.0)
     feed(stats, "b", 0.0, 300, rate=10, latency=1.0, fail_every=2)  # b was bad half a minute ago
     pol = BanditPolicy(seed=7)

@@ -167,7 +167,7 @@ def _rollup(minute: float, dep: str, ok: int, fail: int, task: str = "default", 
 
 
 def test_rollups_warm_start_decayed_by_age() -> None:
-    stats = StatsRegistry()
+    stats = StatsRegistry(half_life_s=60.0)
     now = 6000.0
     n = stats.load_rollups([_rollup(5880.0, "a/x", 60, 40), _rollup(0.0, "a/x", 1000, 0)], now)
     assert n == 1  # the hour-old minute has decayed to nothing
@@ -179,7 +179,7 @@ def test_rollups_warm_start_decayed_by_age() -> None:
 
 
 def test_rollups_minus_own_attempts_count_only_other_instances() -> None:
-    stats = StatsRegistry()
+    stats = StatsRegistry(half_life_s=60.0)
     stats.track_minutes = True
     for i in range(10):
         stats.observe("a/x", True, None, 1.0, 6000.0 + i)
