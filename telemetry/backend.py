@@ -164,7 +164,9 @@ class TelemetryBackend:
         the writer stopped before writing them (they are then in the spool file)."""
         w = self._writer
         if w is None:
-            return
+            if self._closed or not (self.spool_path and os.path.exists(self.spool_path)):
+                return
+            w = self._start()  # an earlier process left records in the spool: write them now
         m = Marker()
         self._queue.append(m)
         w.wake()
@@ -180,8 +182,6 @@ class TelemetryBackend:
 
     async def flush(self, timeout: float | None = None) -> None:
         """``flush_sync`` without blocking the event loop."""
-        if self._writer is None:
-            return
         await asyncio.to_thread(self.flush_sync, timeout)
 
     def close(self, timeout: float | None = None) -> None:

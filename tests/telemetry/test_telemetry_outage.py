@@ -122,8 +122,7 @@ def test_unavailable_store_spools_on_close_and_next_backend_drains(tmp_path: Pat
     assert spool.exists()
     db.parent.mkdir()
     b2 = TelemetryBackend(f"sqlite:///{db}", **kw)
-    b2.start()
-    b2.flush_sync(timeout=10)
+    b2.flush_sync(timeout=10)  # starts the writer because a spool file is waiting
     assert b2.store.count() == 250
     b2.close()
     assert not spool.exists()
