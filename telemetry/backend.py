@@ -133,7 +133,8 @@ class TelemetryBackend:
     def _start(self) -> Writer:
         with self._start_lock:
             if self._writer is None:
-                spool = Spool(self.spool_path, self.max_spool_bytes) if self.spool_path else None
+                path, limit = self.spool_path, self.max_spool_bytes
+                spool = (lambda: Spool(path, limit)) if path else None
                 w = Writer(
                     self._store,
                     self._queue,

@@ -92,7 +92,7 @@ class Writer:
         self,
         store: TelemetryStore,
         queue: deque[Any],
-        spool: Spool | None,
+        spool: Callable[[], Spool] | None,
         *,
         batch_size: int,
         flush_interval: float,
@@ -102,7 +102,8 @@ class Writer:
     ) -> None:
         self.store = store
         self.queue = queue
-        self.spool = spool
+        self._spool_factory = spool  # opened on the writer thread: no file I/O on the caller's path
+        self.spool: Spool | None = None
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.max_buffer = max_buffer
@@ -112,7 +113,7 @@ class Writer:
         self.markers: list[Marker] = []
         self.taken = 0  # records of this process taken off the queue
         self.done = 0  # of those: written, duplicate or dropped (FIFO, so a prefix)
-        self.inherited = len(spool) if spool is not None else 0
+        self.inherited = 0  # records an earlier process left in the spool, set when it is opened
         self.written = self.duplicates = self.dropped = self.spilled = 0
         self.batches = self.write_failures = 0
         self.last_error: str | None = None
@@ -168,7 +169,20 @@ class Writer:
 
     # -- the thread ---------------------------------------------------------------------------
 
+    def _open_spool(self) -> None:
+        if self._spool_factory is None:
+            return
+        try:
+            self.spool = self._spool_factory()
+        except OSError as exc:
+            log.error("telemetry: cannot open the spool file (%s); records that cannot be written will be dropped", exc)
+            return
+        self.inherited = len(self.spool)
+        if self.inherited:
+            log.warning("telemetry: %d record(s) left in spool file %s will be written first", self.inherited, self.spool.path)
+
     def _run(self) -> None:
+        self._open_spool()
         while True:
             now = self.clock()
             timeout = self.flush_interval
@@ -359,7 +373,8 @@ class Writer:
         first = self.taken - len(pending)
         batch = [pending.popleft() for _ in range(n)]
         if self.spool is None:
-            self._drop(n, "no spool file is configured")
+            why = "the spool file could not be opened" if self._spool_factory else "no spool file is configured"
+            self._drop(n, why)
             self._settle_range(first, n)
             return
         encoded: list[tuple[int, bytes]] = []
