@@ -180,9 +180,13 @@ class AdaptivePolicy(ScoredPolicy):
                 continue
             last = max(st.last_success_at or -_INF, st.last_failure_at or -_INF, self._probe_at.get(cand.key, -_INF))
             min_calls = self.probe_min_calls
-            if cand in plan.order and st.regime not in ("degraded", "slow") and est.score_opt >= lead_score:
-                # healthy but not first: look again only rarely, to keep its numbers fresh
-                due = last + self.explore_interval_s
+            if cand in plan.order and st.regime not in ("degraded", "slow"):
+                # healthy but not first: look again rarely, to keep its numbers fresh, or sooner
+                # while its optimistic score beats the leader's
+                if est.score_opt >= lead_score:
+                    due = last + self.explore_interval_s
+                else:
+                    due = last + self.probe_interval_s
                 min_calls = self.explore_min_calls
             elif st.breaker_state == "open":
                 # the breaker's open period is already a backoff: probe as soon as it ends

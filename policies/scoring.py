@@ -110,7 +110,7 @@ def estimate_chain(
             known.append(t_ok)
         est = Estimate(cand, st, p, t_ok, -1.0, price_of(cand, ctx, stats), m is not None)
         if m is not None:
-            est.t_ok_opt = t_ok * math.exp(-3.0 * u)  # two standard errors below the mean
+            est.t_ok_opt = t_ok * math.exp(-2.5 * u)  # 1.5 standard errors below the mean
         out.append(est)
     default_t = max(known) if known else 1.0
     for e in out:
@@ -132,7 +132,7 @@ def estimate_chain(
         e.cost = e.cost_at(p, price_n, time_mean or 1.0, weights)
         e.score = e.cost / p
         # the optimistic score (upper bound of p, lower of latency) decides what is worth a probe
-        p_hi = min(e.p + 2.0 * half, 1.0)
+        p_hi = min(e.p + 1.5 * half, 1.0)
         t_ok = e.t_ok
         e.t_ok = e.t_ok_opt
         e.score_opt = e.cost_at(p_hi, price_n, time_mean or 1.0, weights) / p_hi

@@ -38,6 +38,8 @@ _LAT_SHIFT = math.log(1.5)  # a 1.5x shift of mean latency is a change
 _MIN_FAST_N = 4.0  # fast-window weight before the dense tests apply
 _MIN_FAST_LAT_N = 1.8
 _MAX_RUN = 8  # consecutive successes always enough to re-admit
+_PRIOR_SD = 0.6  # log-seconds: a typical LLM latency spread (p95 about 2.7 x the median)
+_PRIOR_VAR_N = 10.0
 _IGNORED_ERRORS = frozenset({"bad_request", "context_length", "cancelled"})  # caller's fault, not health
 
 
@@ -244,13 +246,14 @@ class DeploymentStats:
         changed = False
         run = self.consecutive_successes
         before = self.attempts - run
-        if self.regime == "degraded":
-            # the failure rate the degradation showed, or what the window says since
-            q = self.failures / before if before > 1.0 else 0.0
-            q = self.regime_q if self.regime_q > q else q
-            q = 0.97 if q > 0.97 else q
-            if run >= 2 and q > 0.05 and (run * _log(1.0 - q) < _LOG_ALPHA or run >= _MAX_RUN):
-                changed = self._reset_failures(now, f"{run} successes in a row (baseline {q:.0%} failures)", "recovered")
+        # the failure rate before this run of successes (or the one a degradation showed)
+        q = self.failures / before if before > 1.0 else 0.0
+        degraded = self.regime == "degraded"
+        if degraded and self.regime_q > q:
+            q = self.regime_q
+        q = 0.97 if q > 0.97 else q
+        if run >= 2 and q > 0.1 and (run * _log(1.0 - q) < _LOG_ALPHA or (degraded and run >= _MAX_RUN)):
+            changed = self._reset_failures(now, f"{run} successes in a row (baseline {q:.0%} failures)", "recovered")
         elif dense and q_old > 0.02:
             mean = fn * q_old
             z = (self.f_failures - mean) / _sqrt(mean * (1.0 - q_old) + 0.25)
@@ -317,16 +320,15 @@ class DeploymentStats:
 
     def latency_log_moments(self) -> tuple[float, float, float] | None:
         """(weight, mean, sd) of log success latency (seconds) in the slow window; ``None``
-        with no evidence."""
+        with no evidence. The spread is shrunk towards a typical LLM one (sd 0.6 of log
+        seconds, worth ``10`` samples), so a few draws do not make a heavy tail."""
         n, s1, s2 = self.lat_n, self.lat_s1, self.lat_s2
         if n < 0.3:
             return None
         mu = s1 / n
         var = s2 / n - mu * mu
-        sd = _sqrt(var) if var > 1e-6 else 1e-3
-        if n < 5.0:  # few samples: assume a typical LLM latency spread
-            sd = max(sd, 0.5)
-        return n, mu, sd
+        var = ((var if var > 0.0 else 0.0) * n + _PRIOR_VAR_N * _PRIOR_SD * _PRIOR_SD) / (n + _PRIOR_VAR_N)
+        return n, mu, _sqrt(var)
 
     def latency_mean_s(self) -> float | None:
         m = self.latency_log_moments()
