@@ -112,11 +112,16 @@ def run(args: argparse.Namespace) -> int:
         if not c.is_terminal:
             c.width = 150
     scenarios = args.scenario or [str(p) for p in scenario_paths()]
+    names: dict[str, str] = {}
     try:
         for s in scenarios:
-            load_scenario(s)
+            name = load_scenario(s).name
+            if name in names:
+                err.print(f"error: {s} and {names[name]} are both named {name!r}; scenario names must differ", highlight=False)
+                return 2
+            names[name] = s
     except ScenarioError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        err.print(f"error: {exc}", markup=False, highlight=False)
         return 2
     if args.policy:
         from policies import policy_names

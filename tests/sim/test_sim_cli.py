@@ -74,3 +74,10 @@ def test_the_dispatcher_lists_commands_and_rejects_unknown_ones(capsys: pytest.C
     assert "bench" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["nonsense"])
+
+
+def test_bench_rejects_two_scenarios_with_one_name(small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    twin = tmp_path / "twin.yaml"
+    twin.write_text(small.read_text())
+    assert main(["bench", "--scenario", str(small), "--scenario", str(twin), "--no-progress"]) == 2
+    assert "both named 'small-outage'" in capsys.readouterr().err
