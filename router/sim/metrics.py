@@ -103,19 +103,25 @@ def outages(sc: Scenario, step_s: float = 1.0) -> list[Outage]:
     return out
 
 
-def _rolling_share(first: np.ndarray, j: int) -> np.ndarray:
-    """Share of the last ``SHARE_WINDOW`` calls (ending at each call) sent first to ``j``."""
+def _forward_share(first: np.ndarray, j: int) -> np.ndarray:
+    """For each call ``k`` (up to the last full window), the share of calls ``k .. k+M-1``
+    (``M = SHARE_WINDOW``) sent first to ``j``: looking forward, so no lag of a window."""
     hit = np.concatenate(([0], np.cumsum(first == j)))
-    n = first.shape[0]
-    idx = np.arange(1, n + 1)
-    lo = np.maximum(idx - SHARE_WINDOW, 0)
-    return (hit[idx] - hit[lo]) / (idx - lo)
+    m = min(SHARE_WINDOW, first.shape[0])
+    k = np.arange(first.shape[0] - m + 1)
+    return (hit[k + m] - hit[k]) / m
 
 
 def detect_recover(log: CallLog, sc: Scenario) -> tuple[float | None, float | None, int]:
-    """Mean time to detect and to recover over the scenario's outages (``None`` when no outage
-    applies: the deployment had under 5 % of first attempts before it). Outages never detected
-    (or never recovered from) count with their full censored length."""
+    """Mean time to detect and to recover over the scenario's outages.
+
+    Detect: from the outage's start to the first call from which under 5 % of the next 40
+    calls go first to the deployment. Recover: from its end to the first call from which the
+    next 40 give it back 80 % of the share it had in the 120 s before the outage. Outages of a
+    deployment that had under 5 % of first attempts before them are not measured (``None``
+    when none is); outages never detected (or never recovered from) count with their
+    censored length.
+    """
     t = log.arrival_s
     detects: list[float] = []
     recovers: list[float] = []
@@ -126,18 +132,14 @@ def detect_recover(log: CallLog, sc: Scenario) -> tuple[float | None, float | No
         pre_share = float((log.first[pre] == o.deployment).mean())
         if pre_share < DETECT_SHARE:
             continue
-        share = _rolling_share(log.first, o.deployment)
+        share = _forward_share(log.first, o.deployment)
         i0 = int(np.searchsorted(t, o.start_s))
         i1 = int(np.searchsorted(t, o.end_s))
         under = np.flatnonzero(share[i0:i1] < DETECT_SHARE)
         detects.append(float(t[i0 + under[0]] - o.start_s) if under.size else o.end_s - o.start_s)
-        # recovery: windows made only of calls after the end
-        after = log.first[i1:]
-        if after.size == 0:
-            continue
-        s_after = _rolling_share(after, o.deployment)
-        full = np.arange(after.size) >= SHARE_WINDOW - 1
-        ok = np.flatnonzero(full & (s_after >= RECOVER_FRACTION * pre_share))
+        if i1 >= t.shape[0]:
+            continue  # the run ends with the outage: nothing to recover into
+        ok = np.flatnonzero(share[i1:] >= RECOVER_FRACTION * pre_share)
         recovers.append(float(t[i1 + ok[0]] - o.end_s) if ok.size else float(t[-1] - o.end_s))
     n = len(detects)
     return (float(np.mean(detects)) if detects else None, float(np.mean(recovers)) if recovers else None, n)

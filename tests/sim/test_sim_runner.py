@@ -265,3 +265,20 @@ def test_tenacity_and_backoff_follow_the_virtual_clock() -> None:
     # clock in the retry state it would stop after the first)
     assert attempts == 7
     assert elapsed == pytest.approx(7 * 0.1 + 6 * 10, abs=0.01)
+
+
+def test_detect_and_recover_times_on_a_constructed_log() -> None:
+    from router.sim.metrics import CallLog, detect_recover
+
+    sc = load_scenario("full-outage")  # primary out from 900 s to 2100 s
+    t = np.arange(0.0, 3600.0, 0.5)
+    log = CallLog.empty(t)
+    log.first[:] = 0
+    log.first[(t >= 910.0) & (t < 2130.0)] = 1  # moved off 10 s into the outage, back 30 s after
+    detect, recover, n = detect_recover(log, sc)
+    assert n == 1
+    assert detect == pytest.approx(10.0, abs=0.5)
+    assert recover == pytest.approx(30.0, abs=0.5)
+    log.first[:] = 0  # never moved: censored at the outage's length, recovery immediate
+    detect, recover, _ = detect_recover(log, sc)
+    assert detect == pytest.approx(1200.0) and recover == pytest.approx(0.0, abs=0.5)
