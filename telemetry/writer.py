@@ -31,6 +31,8 @@ __all__ = ["Marker", "TelemetryStats", "Writer", "queued_records"]
 
 log = logging.getLogger("attune.telemetry")
 
+CATCH_UP = 4  # batch multiplier when the backlog is at least that many batches (and for spool replay)
+
 
 @dataclass(frozen=True, slots=True)
 class TelemetryStats:
@@ -283,14 +285,17 @@ class Writer:
         spool = self.spool
         while True:
             if spool is not None and len(spool):
-                batch, offset = spool.read(self.batch_size)
+                batch, offset = spool.read(self.batch_size * CATCH_UP)
                 self._note_corrupt()
                 if not self._write(batch):
                     return
                 spool.consume(offset, len(batch))
                 self._settle_spooled(len(batch))
             elif self.pending:
-                n = min(self.batch_size, len(self.pending))
+                size = self.batch_size
+                if len(self.pending) >= size * CATCH_UP:  # behind: bigger transactions catch up
+                    size *= CATCH_UP
+                n = min(size, len(self.pending))
                 batch = [self.pending[i] for i in range(n)]
                 if not self._write(batch):
                     return
