@@ -115,9 +115,10 @@ def _forward_share(first: np.ndarray, j: int) -> np.ndarray:
 def detect_recover(log: CallLog, sc: Scenario) -> tuple[float | None, float | None, int]:
     """Mean time to detect and to recover over the scenario's outages.
 
-    Detect: from the outage's start to the first call from which under 5 % of the next 40
-    calls go first to the deployment. Recover: from its end to the first call from which the
-    next 40 give it back 80 % of the share it had in the 120 s before the outage. Outages of a
+    Detect: from the outage's start to the first call that does not go first to the
+    deployment and from which under 5 % of the next 40 calls do. Recover: from its end to the
+    first call that goes first to it and from which the next 40 give it back 80 % of the share
+    it had in the 120 s before the outage. Outages of a
     deployment that had under 5 % of first attempts before them are not measured (``None``
     when none is); outages never detected (or never recovered from) count with their
     censored length.
@@ -135,11 +136,14 @@ def detect_recover(log: CallLog, sc: Scenario) -> tuple[float | None, float | No
         share = _forward_share(log.first, o.deployment)
         i0 = int(np.searchsorted(t, o.start_s))
         i1 = int(np.searchsorted(t, o.end_s))
-        under = np.flatnonzero(share[i0:i1] < DETECT_SHARE)
+        goes = log.first[: share.shape[0]] == o.deployment
+        # the switch itself: a call that does not (detect) / does (recover) go first to it,
+        # from which on the next calls agree
+        under = np.flatnonzero((share[i0:i1] < DETECT_SHARE) & ~goes[i0:i1])
         detects.append(float(t[i0 + under[0]] - o.start_s) if under.size else o.end_s - o.start_s)
         if i1 >= t.shape[0]:
             continue  # the run ends with the outage: nothing to recover into
-        ok = np.flatnonzero(share[i1:] >= RECOVER_FRACTION * pre_share)
+        ok = np.flatnonzero((share[i1:] >= RECOVER_FRACTION * pre_share) & goes[i1:])
         recovers.append(float(t[i1 + ok[0]] - o.end_s) if ok.size else float(t[-1] - o.end_s))
     n = len(detects)
     return (float(np.mean(detects)) if detects else None, float(np.mean(recovers)) if recovers else None, n)
