@@ -183,7 +183,7 @@ one attempt) {out['sim_us_per_call']} µs.
 """
     if out.get("suite_s") is not None:
         sim += f"""
-Default suite (`attune bench`, every packaged scenario, {len(suite.order)} rows each, at most 12,000
+Default suite (`attune bench`, every packaged scenario, {len(suite.order)} rows each, at most 10,000
 calls per run): {out['suite_calls']:,} routed calls in **{out['suite_s']} s** on {out['suite_workers']} processes.
 """
     text = _replace_section(text, "Simulator", sim)

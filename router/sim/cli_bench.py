@@ -20,7 +20,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenario", action="append", metavar="FILE", help="scenario file or packaged name (repeatable; default: every packaged scenario)")
     p.add_argument("--policy", action="append", metavar="NAME", help="policy to evaluate (repeatable; default: static, cooldown and every registered policy); static, oracle and hindsight always run")
     p.add_argument("--calls", type=int, metavar="N", help="calls per run (default: the scenario's own traffic, capped at --max-calls)")
-    p.add_argument("--max-calls", type=int, metavar="N", default=None, help="cap on calls per run when --calls is not given (default 12000)")
+    p.add_argument("--max-calls", type=int, metavar="N", default=None, help="cap on calls per run when --calls is not given (default 10000)")
     p.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds per run; with K > 1 results are means with 95%% intervals")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="first seed (default 0)")
     p.add_argument("--workers", type=int, metavar="N", help="parallel processes (default: CPU count)")

@@ -23,7 +23,7 @@ from router.sim.scenario import Scenario, load_scenario
 
 __all__ = ["DEFAULT_MAX_CALLS", "SuiteResult", "Task", "aggregate", "default_policies", "plan_tasks", "run_suite"]
 
-DEFAULT_MAX_CALLS = 12_000  # per run in the default suite: keeps it within 3 minutes on 2 cores
+DEFAULT_MAX_CALLS = 10_000  # per run in the default suite: keeps it within 3 minutes on 2 cores
 # metrics the oracle bounds: (direction of better, relative gap below which a score means nothing)
 SCORED = {"success_rate": (1.0, 1e-3), "cost_per_success": (-1.0, 1e-2)}
 METRIC_KEYS = ("success_rate", "p50_ms", "p95_ms", "p99_ms", "cost_per_success", "attempts_per_call", "detect_s", "recover_s")
