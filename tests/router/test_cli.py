@@ -1,0 +1,41 @@
+"""The ``attune`` command: dispatch, explain from a store, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from router import Deployment, MemoryProvider, Router, Tier
+from router.cli import main
+from router.errors import OverloadedError
+from telemetry import TelemetryBackend
+
+
+def test_help_and_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "explain" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        main(["frobnicate"])
+    assert info.value.code == 2
+    assert "unknown command 'frobnicate'" in capsys.readouterr().err
+
+
+async def test_explain_reads_what_the_router_recorded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    backend = TelemetryBackend(url)
+    flaky = MemoryProvider("openai", fail_with=[OverloadedError("busy", status=503)] * 3)
+    deps = [Deployment("openai/gpt-4o", flaky, "gpt-4o"), Deployment("anthropic/claude-sonnet-4", MemoryProvider("anthropic"), "claude-sonnet-4")]
+    router = Router(deployments=deps, tiers=[Tier("capable", [d.key for d in deps], policy="static")], telemetry=backend)
+    for _ in range(5):
+        await router.acompletion("capable", [{"role": "user", "content": "hi"}], task_type="review")
+    await backend.aclose()
+    assert main(["explain", "--db", url, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    (row,) = rows
+    assert (row["tier"], row["task_type"], row["policy"]) == ("capable", "review", "static")
+    assert row["order"] == ["openai/gpt-4o", "anthropic/claude-sonnet-4"]
+    assert main(["explain", "--db", url]) == 0
+    text = capsys.readouterr().out
+    assert "tier capable" in text and "openai/gpt-4o" in text
