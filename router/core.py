@@ -130,6 +130,7 @@ class Router:
         breaker_listeners: Iterable[pybreaker.CircuitBreakerListener] = (),
         hooks: Iterable[Callable[[LLMCallRecord], None]] = (),
         shared_state: RedisSharedState | None = None,
+        learn_from_telemetry: bool = True,
     ) -> None:
         self.settings = settings or RouterSettings()
         self.clock: Clock = clock or SystemClock()
@@ -179,6 +180,14 @@ class Router:
         self.shared_state = shared_state
         if shared_state is not None:
             shared_state.attach(self)
+        # warm start and shared learning: fold the store's per-minute rollups into the stats
+        self.refresher: Any = None
+        if learn_from_telemetry and hasattr(telemetry, "load_rollups"):
+            from policies.warmstart import RollupRefresher
+
+            self.refresher = RollupRefresher(self.stats, telemetry, clock=self.clock.time)
+        self._background: asyncio.Task[None] | None = None
+        self._needs_background = shared_state is not None or self.refresher is not None
 
     # -- configuration ------------------------------------------------------------------
     def add_tier(self, tier: Tier) -> None:
@@ -281,8 +290,8 @@ class Router:
         if deadline_s is not None and (type(deadline_s) not in (int, float) or deadline_s <= 0):
             raise InvalidRequestError(f"deadline_s must be a number > 0, got {deadline_s!r}", argument="deadline_s")
         tier = self._tier_for(model)
-        if self.shared_state is not None:
-            self.shared_state.ensure_started()
+        if self._needs_background:
+            self._start_background()
         clock = self.clock
         t0 = clock.monotonic()
         now = clock.time()
@@ -291,6 +300,14 @@ class Router:
         plan = self._plan(tier, task_type, now, est_tokens)
         call = _Call(self, tier, plan, task_type, tags, messages, params, est_tokens, t0, now, deadline)
         return await call.run()
+
+    def _start_background(self) -> None:
+        """Start shared-state polling and rollup refreshing on the running loop (once)."""
+        if self.shared_state is not None:
+            self.shared_state.ensure_started()
+        if self.refresher is not None and (self._background is None or self._background.done()):
+            self._background = asyncio.get_running_loop().create_task(self.refresher.run(), name="attune-rollup-refresh")
+        self._needs_background = self.shared_state is not None  # its task restarts if it died
 
     # -- explanation --------------------------------------------------------------------
     def explain(self, model: str, *, task_type: str = "default") -> dict[str, Any]:
@@ -328,6 +345,13 @@ class Router:
         """Close the adapters (HTTP connection pools) of every deployment."""
         if self.shared_state is not None:
             await self.shared_state.aclose()
+        task, self._background = self._background, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - closing anyway
+                pass
         for d in self.deployments.values():
             close = getattr(d.adapter, "aclose", None)
             if close is not None:
