@@ -65,7 +65,7 @@ class Tier:
 
     name: str
     chain: Sequence[str]
-    policy: Any = "static"
+    policy: Any = "adaptive"
     policies_by_task: Mapping[str, Any] = field(default_factory=dict)
     objective: str = "reliability"
     cost_cap: float | None = None

@@ -40,7 +40,7 @@ def build(server: FakeProviderServer, telemetry: object = None, **settings: obje
     ]
     return Router(
         deployments=deps,
-        tiers=[Tier("capable", [A, B, C])],
+        tiers=[Tier("capable", [A, B, C], policy="static")],  # call-path mechanics in a fixed order
         telemetry=telemetry,  # type: ignore[arg-type]
         settings=RouterSettings(**base),  # type: ignore[arg-type]
     )

@@ -43,7 +43,7 @@ def build(server: FakeProviderServer, **settings: object) -> tuple[Router, Memor
         Deployment(A, OpenAIProvider(base_url=server.url_for("a"), name="openai"), "gpt-4o"),
         Deployment(B, OpenAIProvider(base_url=server.url_for("b"), name="anthropic"), "claude-sonnet-4"),
     ]
-    router = Router(deployments=deps, tiers=[Tier("capable", [A, B])], telemetry=sink, settings=RouterSettings(**base))  # type: ignore[arg-type]
+    router = Router(deployments=deps, tiers=[Tier("capable", [A, B], policy="static")], telemetry=sink, settings=RouterSettings(**base))  # type: ignore[arg-type]
     return router, sink
 
 
@@ -239,7 +239,7 @@ async def test_1000_concurrent_calls_through_an_outage_and_recovery(server_proce
         backoff_max_s=0.05,
         breaker=BreakerSettings(fail_max=5, reset_timeout_s=0.2, max_open_s=0.4, jitter=0.0),
     )
-    router = Router(deployments=deps, tiers=[Tier("capable", [A, B])], telemetry=sink, settings=settings)
+    router = Router(deployments=deps, tiers=[Tier("capable", [A, B], policy="static")], telemetry=sink, settings=settings)
 
     probes = {"now": 0, "max": 0, "total": 0}
 

@@ -20,7 +20,7 @@ def make_router(shared: RedisSharedState, primary: MemoryProvider) -> Router:
     settings = RouterSettings(
         max_attempts_per_deployment=1, breaker=BreakerSettings(fail_max=2, reset_timeout_s=30.0), backoff_initial_s=0.0
     )
-    return Router(deployments=deps, tiers=[Tier("capable", [d.key for d in deps])], settings=settings, shared_state=shared)
+    return Router(deployments=deps, tiers=[Tier("capable", [d.key for d in deps], policy="static")], settings=settings, shared_state=shared)
 
 
 async def wait_for(cond, timeout: float = 3.0) -> None:  # type: ignore[no-untyped-def]
