@@ -180,7 +180,10 @@ class AdaptivePolicy(ScoredPolicy):
                 continue
             last = max(st.last_success_at or -_INF, st.last_failure_at or -_INF, self._probe_at.get(cand.key, -_INF))
             min_calls = self.probe_min_calls
-            if cand in plan.order and st.regime not in ("degraded", "slow"):
+            settled = st.regime not in ("degraded", "slow") and not (
+                st.regime == "recovered" and now - (st.regime_at or 0.0) < self.explore_interval_s
+            )
+            if cand in plan.order and settled:
                 # healthy but not first: look again rarely, to keep its numbers fresh, or sooner
                 # while its optimistic score beats the leader's
                 if est.score_opt >= lead_score:

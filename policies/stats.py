@@ -253,7 +253,10 @@ class DeploymentStats:
             q = self.regime_q
         q = 0.97 if q > 0.97 else q
         if run >= 2 and q > 0.1 and (run * _log(1.0 - q) < _LOG_ALPHA or (degraded and run >= _MAX_RUN)):
-            changed = self._reset_failures(now, f"{run} successes in a row (baseline {q:.0%} failures)", "recovered")
+            # the run is the new regime's evidence (the fast window still holds the failures)
+            changed = self._reset_failures(
+                now, f"{run} successes in a row (baseline {q:.0%} failures)", "recovered", float(run), 0.0
+            )
         elif dense and q_old > 0.02:
             mean = fn * q_old
             z = (self.f_failures - mean) / _sqrt(mean * (1.0 - q_old) + 0.25)
