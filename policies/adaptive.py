@@ -113,12 +113,12 @@ class AdaptivePolicy(ScoredPolicy):
         # a suspected hang demotes the deployment until it answers again
         if self._suspects and len(kept) > 1:
             still: list[Estimate] = []
-            for est in kept:
+            for i, est in enumerate(kept):
                 sus = self._suspects.get(est.cand.key)
                 if sus is not None and (est.st.last_success_at or 0.0) > sus[0]:
                     del self._suspects[est.cand.key]
                     sus = None
-                if sus is not None and len(still) + (len(kept) - kept.index(est) - 1) > 0:
+                if sus is not None and (still or i < len(kept) - 1):  # keep at least one
                     skipped.insert(0, (est, sus[1]))
                 else:
                     still.append(est)
