@@ -36,7 +36,8 @@ _LOG_ALPHA = math.log(0.05)  # evidence level of the sparse run tests
 _Z_CRIT = 3.0  # dense failure-rate z-test threshold
 _LAT_SHIFT = math.log(1.5)  # a 1.5x shift of mean latency is a change
 _MIN_FAST_N = 4.0  # fast-window weight before the dense tests apply
-_MIN_FAST_LAT_N = 1.8
+_MIN_FAST_LAT_N = 4.0
+_Z_LAT = 4.0  # latency shift test threshold (it runs after every success: keep false alarms rare)
 _MAX_RUN = 8  # consecutive successes always enough to re-admit
 _PRIOR_SD = 0.6  # log-seconds: a typical LLM latency spread (p95 about 2.7 x the median)
 _PRIOR_VAR_N = 10.0
@@ -273,7 +274,7 @@ class DeploymentStats:
                 sd = _sqrt(var) if var > 0.01 else 0.1
                 mu_f = self.f_lat_s1 / fl
                 d = mu_f - mu_s
-                if (d > _LAT_SHIFT or d < -_LAT_SHIFT) and abs(d) > _Z_CRIT * sd * _sqrt(1.0 / fl + 1.0 / sn):
+                if (d > _LAT_SHIFT or d < -_LAT_SHIFT) and abs(d) > _Z_LAT * sd * _sqrt(1.0 / fl + 1.0 / sn):
                     self.lat_n = fl
                     self.lat_s1 = self.f_lat_s1
                     self.lat_s2 = self.f_lat_s2
