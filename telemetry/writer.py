@@ -231,15 +231,21 @@ class Writer:
         self.markers.clear()
 
     def _take(self) -> None:
-        q, pending = self.queue, self.pending
-        while q:
-            item = q.popleft()
-            if type(item) is Marker:
-                item.target = self.taken
-                self.markers.append(item)
-            else:
-                pending.append(item)
-                self.taken += 1
+        popleft, append = self.queue.popleft, self.pending.append
+        taken = self.taken
+        try:
+            while True:
+                item = popleft()
+                if type(item) is Marker:
+                    item.target = taken
+                    self.markers.append(item)
+                else:
+                    append(item)
+                    taken += 1
+        except IndexError:  # the queue is empty
+            pass
+        finally:
+            self.taken = taken
 
     def _settle(self) -> None:
         if self.markers:
@@ -296,12 +302,12 @@ class Writer:
                 if len(self.pending) >= size * CATCH_UP:  # behind: bigger transactions catch up
                     size *= CATCH_UP
                 n = min(size, len(self.pending))
-                batch = [self.pending[i] for i in range(n)]
-                if not self._write(batch):
-                    return
                 first = self.taken - len(self.pending)
-                for _ in range(n):
-                    self.pending.popleft()
+                popleft = self.pending.popleft
+                batch = [popleft() for _ in range(n)]
+                if not self._write(batch):
+                    self.pending.extendleft(reversed(batch))
+                    return
                 self._settle_range(first, n)
             else:
                 return
