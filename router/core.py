@@ -42,8 +42,9 @@ from router.providers.base import ProviderRequest, ProviderResponse
 from router.resilience._pybreaker import pybreaker
 from router.resilience.breaker import DeploymentBreaker
 from router.resilience.shared import RedisSharedState
+from router.resilience.timeouts import AttemptTimeouts
 from router.resilience.retry import RetryBudget, RetryPolicy, new_retry_state, set_failure, wait_jittered_backoff
-from router.response import ChatCompletion, Choice, CompletionUsage, Message
+from router.response import ChatCompletion
 from router.settings import RouterSettings
 from telemetry.records import AttemptRecord, LLMCallRecord, SkippedDeployment
 
@@ -73,20 +74,6 @@ class _Runtime:
         self.timeout = timeout
 
 
-class _AttemptTimer:
-    """Cancels the attempt's task when its timeout passes (cheaper than ``asyncio.timeout``)."""
-
-    __slots__ = ("task", "fired")
-
-    def __init__(self, task: asyncio.Task[Any]) -> None:
-        self.task = task
-        self.fired = False
-
-    def __call__(self) -> None:
-        self.fired = True
-        self.task.cancel()
-
-
 def _resolve_policy(spec: Any) -> Any:
     if isinstance(spec, str):
         from policies import get_policy
@@ -95,9 +82,30 @@ def _resolve_policy(spec: Any) -> Any:
     return as_policy(spec)
 
 
-def _estimate_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
+def _check_messages(messages: Any) -> list[Mapping[str, Any]]:
+    """``messages`` as a list, or ``InvalidRequestError`` naming what is wrong."""
+    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+        raise InvalidRequestError(
+            f"messages must be a non-empty list of {{'role': ..., 'content': ...}} dicts, got {type(messages).__name__}",
+            argument="messages",
+        )
+    if not messages:
+        raise InvalidRequestError("messages must be a non-empty list of {'role': ..., 'content': ...} dicts, got an empty list", argument="messages")
+    for i, m in enumerate(messages):
+        if not isinstance(m, Mapping) or not isinstance(m.get("role"), str):
+            raise InvalidRequestError(f"messages[{i}] must be a dict with a string 'role'", argument=f"messages[{i}]")
+    return list(messages)
+
+
+def _estimate_tokens(messages: list[Mapping[str, Any]]) -> int:
+    """A rough prompt size (characters / 4), or -1 when ``messages`` is not a valid list of
+    plain dicts (the caller then validates it properly)."""
+    if not messages:
+        return -1
     n = 0
     for m in messages:
+        if type(m) is not dict or type(m.get("role")) is not str:
+            return -1
         c = m.get("content")
         if type(c) is str:
             n += len(c)
@@ -187,6 +195,7 @@ class Router:
 
             self.refresher = RollupRefresher(self.stats, telemetry, clock=self.clock.time)
         self._background: asyncio.Task[None] | None = None
+        self._timeouts: AttemptTimeouts | None = None
         self._needs_background = shared_state is not None or self.refresher is not None
 
     # -- configuration ------------------------------------------------------------------
@@ -210,6 +219,8 @@ class Router:
                 self.hooks.append(observe)  # policies that learn from finished calls
 
     def _tier_for(self, model: str) -> Tier:
+        if type(model) is not str or not model:
+            raise InvalidRequestError(f"model must be a tier or deployment name, got {model!r}", argument="model")
         tier = self.tiers.get(model)
         if tier is not None:
             return tier
@@ -274,32 +285,25 @@ class Router:
         **params: Any,
     ) -> ChatCompletion:
         """Route one chat completion; see the module docstring for the path it takes."""
-        if type(model) is not str or not model:
-            raise InvalidRequestError(f"model must be a tier or deployment name, got {model!r}", argument="model")
-        if not messages or (type(messages) is not list and (not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)))):
-            raise InvalidRequestError(
-                f"messages must be a non-empty list of {{'role': ..., 'content': ...}} dicts, got {type(messages).__name__}"
-                + (" of length 0" if isinstance(messages, Sequence) and not messages else ""),
-                argument="messages",
-            )
-        for i, m in enumerate(messages):
-            if (type(m) is not dict and not isinstance(m, Mapping)) or type(m.get("role")) is not str:
-                raise InvalidRequestError(f"messages[{i}] must be a dict with a string 'role'", argument=f"messages[{i}]")
+        tier = self.tiers.get(model) if type(model) is str else None
+        if tier is None:
+            tier = self._tier_for(model)
+        est_tokens = _estimate_tokens(messages) if type(messages) is list else -1
+        if est_tokens < 0:
+            messages = _check_messages(messages)
+            est_tokens = _estimate_tokens(messages)
         if params and params.get("stream"):
             raise InvalidRequestError("stream=True is not supported yet by attune-router", argument="stream")
         if deadline_s is not None and (type(deadline_s) not in (int, float) or deadline_s <= 0):
             raise InvalidRequestError(f"deadline_s must be a number > 0, got {deadline_s!r}", argument="deadline_s")
-        tier = self._tier_for(model)
         if self._needs_background:
             self._start_background()
         clock = self.clock
         t0 = clock.monotonic()
         now = clock.time()
         deadline = t0 + (deadline_s or self.settings.deadline_s)
-        est_tokens = _estimate_tokens(messages)
         plan = self._plan(tier, task_type, now, est_tokens)
-        call = _Call(self, tier, plan, task_type, tags, messages, params, est_tokens, t0, now, deadline)
-        return await call.run()
+        return await _Call(self, tier, plan, task_type, tags, messages, params, est_tokens, t0, now, deadline).run()
 
     def _start_background(self) -> None:
         """Start shared-state polling and rollup refreshing on the running loop (once)."""
@@ -414,7 +418,7 @@ class _Call:
         self.call_id = f"{r._id_prefix}-{next(r._ids):x}"
         self.attempts: list[AttemptRecord] = []
         self.tried: list[str] = []
-        self.skipped: list[SkippedDeployment] = [SkippedDeployment(c.key, reason) for c, reason in plan.skipped]
+        self.skipped: list[SkippedDeployment] = [SkippedDeployment(c.key, reason) for c, reason in plan.skipped] if plan.skipped else []
         self.retries = 0
         self.last_exc: BaseException | None = None
         self.min_context: int | None = None
@@ -425,9 +429,9 @@ class _Call:
 
     async def run(self) -> ChatCompletion:
         r = self.r
-        order: list[Deployment] = list(self.plan.order)
-        # deployments the policy demoted are still tried, last, before failing the caller
-        order.extend(c for c, reason in self.plan.skipped if c not in order)
+        order: Sequence[Deployment] = self.plan.order
+        if self.plan.skipped:  # deployments the policy demoted are still tried, last, before failing the caller
+            order = [*order, *(c for c, _ in self.plan.skipped if c not in order)]
         held_back: list[tuple[float, str, Deployment]] = []
         try:
             for dep in order:
@@ -529,29 +533,32 @@ class _Call:
         retry_number = 0
         while True:
             # the last attempt is cut a little before the deadline, leaving time to record and raise
-            remaining = self.deadline - clock.monotonic() - _DEADLINE_GUARD_S
+            a0 = clock.monotonic()
+            remaining = self.deadline - a0 - _DEADLINE_GUARD_S
             if remaining <= 0:
                 breaker.on_neutral(probe)
                 return None
             timeout = rt.timeout if rt.timeout < remaining else remaining
-            a0 = clock.monotonic()
-            started = clock.time()
+            started = self.started + (a0 - self.t0)  # wall time, from the one clock read
             self.sent_any = True
             try:
                 if adapter.enforces_timeout:
                     resp = await adapter.send(request, timeout=timeout)
                 else:
                     loop = asyncio.get_running_loop()
-                    timer = _AttemptTimer(asyncio.current_task())  # type: ignore[arg-type]
-                    handle = loop.call_at(loop.time() + timeout, timer)
+                    timers = r._timeouts
+                    if timers is None or timers.loop is not loop:
+                        timers = r._timeouts = AttemptTimeouts(loop)
+                    task = asyncio.current_task()
+                    entry = timers.arm(loop.time() + timeout, task)  # type: ignore[arg-type]
                     try:
                         resp = await adapter.send(request, timeout=timeout)
                     except asyncio.CancelledError:
-                        if timer.fired and timer.task.uncancel() == 0:
+                        if entry[3] and task.uncancel() == 0:  # type: ignore[union-attr]
                             raise ProviderTimeoutError(f"no answer within {timeout:.3f}s", deployment=key) from None
                         raise
                     finally:
-                        handle.cancel()
+                        timers.disarm(entry)
             except ProviderError as exc:
                 err: ProviderError = exc
             except asyncio.CancelledError:
@@ -562,7 +569,8 @@ class _Call:
                 log.warning("adapter for %s raised %s; treated as invalid_response", key, type(exc).__name__)
                 err = InvalidResponseError(f"adapter raised {type(exc).__name__}", deployment=key)
             else:
-                latency = clock.monotonic() - a0
+                end = clock.monotonic()
+                latency = end - a0
                 if r.settings.breakers_enabled:
                     if forced and not probe:
                         breaker.on_panic_success()
@@ -571,7 +579,7 @@ class _Call:
                 rt.budget.on_success()
                 r.stats.observe(key, True, None, latency, started + latency)
                 self._attempt(dep, position, retry_number, "success", None, resp.http_status, latency, started)
-                return self._finish_success(dep, resp)
+                return self._finish_success(dep, resp, end)
 
             # -- a failed attempt --------------------------------------------------------
             latency = clock.monotonic() - a0
@@ -675,31 +683,41 @@ class _Call:
             )
         )
 
-    def _base_record(self, dep: Deployment) -> LLMCallRecord:
+    def _base_record(self, dep: Deployment, end: float | None = None) -> LLMCallRecord:
         first = self.plan.order[0]
         fallback = dep is not first
-        rec = LLMCallRecord(
-            call_id=self.call_id,
-            timestamp=self.started_dt,
-            provider=dep.provider,
-            model=dep.model,
-            tier=self.tier.name,
-            task_type=self.task_type,
-            latency_ms=int((self.r.clock.monotonic() - self.t0) * 1000),
-            fallback_used=fallback,
-            fallback_chain=self.tried,
-            original_provider=first.provider if fallback else None,
-            original_model=first.model if fallback else None,
-            retry_count=self.retries,
-            circuit_breaker_state=self.r._rt[dep.key].breaker.state,
-            deployment=dep.key,
-            policy=self.plan.policy,
-            plan_order=[c.key for c in self.plan.order],
-            skipped=self.skipped,
-            tags=self.tags,
-            attempts=self.attempts,
+        if end is None:
+            end = self.r.clock.monotonic()
+        # positional, in field order (see telemetry.records): this runs on every call
+        return LLMCallRecord(
+            self.call_id,
+            self.started_dt,
+            dep.provider,
+            dep.model,
+            self.tier.name,
+            self.task_type,
+            0,
+            0,
+            0.0,
+            int((end - self.t0) * 1000),
+            fallback,
+            self.tried,
+            first.provider if fallback else None,
+            first.model if fallback else None,
+            self.retries,
+            self.r._rt[dep.key].breaker.state,
+            True,
+            None,
+            None,
+            dep.key,
+            None,
+            None,
+            self.plan.policy,
+            [c.key for c in self.plan.order],
+            self.skipped,
+            self.tags,
+            self.attempts,
         )
-        return rec
 
     def _emit(self, rec: LLMCallRecord) -> None:
         r = self.r
@@ -712,8 +730,8 @@ class _Call:
             except Exception:  # noqa: BLE001 - a hook must never fail a call
                 log.exception("telemetry hook %r failed", hook)
 
-    def _finish_success(self, dep: Deployment, resp: ProviderResponse) -> ChatCompletion:
-        rec = self._base_record(dep)
+    def _finish_success(self, dep: Deployment, resp: ProviderResponse, end: float) -> ChatCompletion:
+        rec = self._base_record(dep, end)
         rec.input_tokens = resp.input_tokens
         rec.output_tokens = resp.output_tokens
         rec.cost = dep.cost(resp.input_tokens, resp.output_tokens)
@@ -721,23 +739,16 @@ class _Call:
         if resp.ttft_s is not None:
             rec.ttft_ms = int(resp.ttft_s * 1000)
         self._emit(rec)
-        msg = resp.message
-        message = (
-            Message(role="assistant", content=resp.content)
-            if msg is None
-            else Message(role=msg.get("role", "assistant"), content=msg.get("content"), tool_calls=msg.get("tool_calls"))
-        )
         return ChatCompletion(
-            id=resp.response_id or f"chatcmpl-{self.call_id}",
-            created=int(self.started),
-            model=resp.model or dep.model,
-            choices=[Choice(0, message, resp.finish_reason)],
-            usage=CompletionUsage(resp.input_tokens, resp.output_tokens, resp.input_tokens + resp.output_tokens),
-            provider=dep.provider,
-            deployment=dep.key,
-            call_id=self.call_id,
-            fallback_used=rec.fallback_used,
-            retry_count=self.retries,
+            resp.response_id or f"chatcmpl-{self.call_id}",
+            int(self.started),
+            resp.model or dep.model,
+            resp,
+            dep.provider,
+            dep.key,
+            self.call_id,
+            rec.fallback_used,
+            self.retries,
         )
 
     def _finish_failure(self, error_type: str | None, message: str | None, *, raise_error: bool) -> RoutingError | None:

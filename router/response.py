@@ -1,10 +1,16 @@
 """OpenAI-shaped responses: ``resp.choices[0].message.content``, ``resp.usage``, plus which
-deployment served the call (``resp.provider``, ``resp.deployment``, ``resp.call_id``)."""
+deployment served the call (``resp.provider``, ``resp.deployment``, ``resp.call_id``).
+
+``choices`` and ``usage`` are built from the provider's answer on first access: a caller
+that reads them pays for them once, and routing itself does not.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from router.providers.base import ProviderResponse
 
 __all__ = ["ChatCompletion", "Choice", "CompletionUsage", "Message"]
 
@@ -30,24 +36,79 @@ class CompletionUsage:
     total_tokens: int
 
 
-@dataclass(slots=True)
 class ChatCompletion:
     """The shape of OpenAI's ``chat.completion`` object, with routing facts added."""
 
-    id: str
-    created: int
-    model: str
-    choices: list[Choice]
-    usage: CompletionUsage
-    object: str = "chat.completion"
-    provider: str = ""  # provider family that served the call
-    deployment: str = ""  # deployment key that served the call
-    call_id: str = ""  # the telemetry record's call id
-    fallback_used: bool = False
-    retry_count: int = 0
+    __slots__ = ("id", "created", "model", "provider", "deployment", "call_id", "fallback_used", "retry_count", "_raw", "_choices", "_usage")
+
+    object = "chat.completion"
+
+    def __init__(
+        self,
+        id: str,  # noqa: A002 - the OpenAI field name
+        created: int,
+        model: str,
+        raw: ProviderResponse,
+        provider: str = "",
+        deployment: str = "",
+        call_id: str = "",
+        fallback_used: bool = False,
+        retry_count: int = 0,
+    ) -> None:
+        self.id = id
+        self.created = created
+        self.model = model
+        self.provider = provider  # provider family that served the call
+        self.deployment = deployment  # deployment key that served the call
+        self.call_id = call_id  # the telemetry record's call id
+        self.fallback_used = fallback_used
+        self.retry_count = retry_count
+        self._raw = raw
+        self._choices: list[Choice] | None = None
+        self._usage: CompletionUsage | None = None
+
+    @property
+    def choices(self) -> list[Choice]:
+        if self._choices is None:
+            raw = self._raw
+            msg = raw.message
+            message = (
+                Message("assistant", raw.content)
+                if msg is None
+                else Message(msg.get("role", "assistant"), msg.get("content"), msg.get("tool_calls"))
+            )
+            self._choices = [Choice(0, message, raw.finish_reason)]
+        return self._choices
+
+    @property
+    def usage(self) -> CompletionUsage:
+        if self._usage is None:
+            raw = self._raw
+            self._usage = CompletionUsage(raw.input_tokens, raw.output_tokens, raw.input_tokens + raw.output_tokens)
+        return self._usage
 
     def model_dump(self) -> dict[str, Any]:
         """A plain dict, as ``openai``'s pydantic models give."""
-        return asdict(self)
+        return {
+            "id": self.id,
+            "object": self.object,
+            "created": self.created,
+            "model": self.model,
+            "choices": [asdict(c) for c in self.choices],
+            "usage": asdict(self.usage),
+            "provider": self.provider,
+            "deployment": self.deployment,
+            "call_id": self.call_id,
+            "fallback_used": self.fallback_used,
+            "retry_count": self.retry_count,
+        }
 
     to_dict = model_dump
+
+    def __repr__(self) -> str:
+        return f"ChatCompletion(id={self.id!r}, model={self.model!r}, deployment={self.deployment!r}, usage={self.usage!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ChatCompletion) and self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
