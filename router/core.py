@@ -139,6 +139,7 @@ class Router:
         hooks: Iterable[Callable[[LLMCallRecord], None]] = (),
         shared_state: RedisSharedState | None = None,
         learn_from_telemetry: bool = True,
+        id_prefix: str | None = None,
     ) -> None:
         self.settings = settings or RouterSettings()
         self.clock: Clock = clock or SystemClock()
@@ -183,7 +184,9 @@ class Router:
         for t in tier_list:
             self.add_tier(t)
         self._ids = itertools.count(1)
-        self._id_prefix = "%08x" % self.rng.getrandbits(32) if rng is not None else os.urandom(4).hex()
+        if id_prefix is None:
+            id_prefix = "%08x" % self.rng.getrandbits(32) if rng is not None else os.urandom(4).hex()
+        self._id_prefix = id_prefix  # call ids are "<prefix>-<counter in hex>"
         self._cooldown: dict[str, float] = {}
         self.shared_state = shared_state
         if shared_state is not None:

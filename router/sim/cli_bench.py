@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from typing import Any
 
@@ -27,6 +28,14 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line of stdout (the table goes to stderr)")
     p.add_argument("--plot", metavar="FILE.png", help="plot success rate and latency over time per policy, scenario phases shaded")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--telemetry",
+        metavar="URL",
+        default=None,
+        help="store the simulated calls of one policy (first seed) here (default: ATTUNE_TELEMETRY_URL or "
+        "sqlite:///attune-telemetry.db; 'none' to store nothing)",
+    )
+    p.add_argument("--record-policy", metavar="NAME", default=None, help="the policy whose calls are stored (default: adaptive)")
 
 
 def _fmt(v: Any, kind: str, ci: list[float] | None = None) -> str:
@@ -153,14 +162,28 @@ def run(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.update(task_id, completed=done, total=total, description=f"{r.scenario} / {r.policy}")
 
+    record = None
+    url = args.telemetry if args.telemetry is not None else os.environ.get("ATTUNE_TELEMETRY_URL", "sqlite:///attune-telemetry.db")
+    if url.lower() != "none":
+        rec_policy = args.record_policy or ("adaptive" if "adaptive" in policies else policies[0])
+        if rec_policy not in policies or rec_policy in BOUNDS:
+            err.print(f"error: --record-policy {rec_policy!r} is not one of the routed policies of this run: {', '.join(p for p in policies if p not in BOUNDS)}", highlight=False)
+            return 2
+        record = (rec_policy, url)
     try:
-        suite = run_suite(scenarios, policies, seeds=seeds, calls=args.calls, max_calls=max_calls, workers=args.workers, on_result=on_result)
+        suite = run_suite(
+            scenarios, policies, seeds=seeds, calls=args.calls, max_calls=max_calls, workers=args.workers, on_result=on_result, record=record
+        )
     finally:
         if progress is not None:
             progress.stop()
     render_tables(suite, out)
     total_calls = sum(r.calls for by_p in suite.runs.values() for runs in by_p.values() for r in runs if r.policy != "hindsight")
     out.print(f"{len(suite.runs)} scenario(s), {len(policies)} policies, {args.seeds} seed(s): {total_calls:,} simulated calls in {suite.suite_s:.1f} s on {suite.workers} process(es)", highlight=False)
+    if record is not None:
+        from telemetry._url import redact_url
+
+        out.print(f"calls of {record[0]!r} (seed {args.seed}) stored in {redact_url(record[1])}", highlight=False)
     if args.plot:
         from router.sim.plot import plot_suite
 

@@ -186,6 +186,7 @@ def run_scenario(
         settings=_settings(sc, pol),
         clock=VirtualClock(loop, EPOCH),
         rng=random.Random(seed),
+        id_prefix=f"sim-{sc.name}-{seed}",
     )
     loop.run_until_complete(_drive(loop, router, sc, dr, log))
     loop.close()

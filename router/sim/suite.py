@@ -53,17 +53,32 @@ class Task:
     policy: str
     seed: int
     calls: int | None
+    telemetry_url: str | None = None  # this run's records also go to this store
 
 
 def _run_task(task: Task) -> PolicyResult:
-    return run_scenario(task.scenario, task.policy, seed=task.seed, calls=task.calls)
+    if task.telemetry_url is None:
+        return run_scenario(task.scenario, task.policy, seed=task.seed, calls=task.calls)
+    from telemetry import TelemetryBackend
+
+    backend = TelemetryBackend(task.telemetry_url)
+    try:
+        return run_scenario(task.scenario, task.policy, seed=task.seed, calls=task.calls, telemetry=backend)
+    finally:
+        backend.close()
 
 
 def plan_tasks(
-    scenarios: Sequence[str | Path], policies: Sequence[str], seeds: Sequence[int], calls: int | None, max_calls: int | None
+    scenarios: Sequence[str | Path],
+    policies: Sequence[str],
+    seeds: Sequence[int],
+    calls: int | None,
+    max_calls: int | None,
+    record: tuple[str, str] | None = None,
 ) -> tuple[list[Task], dict[str, Scenario]]:
     """Every (scenario, policy, seed) to run, largest first; ``calls`` fixes the call count,
-    else each scenario runs ``min(its expected calls, max_calls)``."""
+    else each scenario runs ``min(its expected calls, max_calls)``. ``record`` is
+    ``(policy, telemetry URL)``: that policy's runs at the first seed write their records there."""
     tasks: list[tuple[float, Task]] = []
     loaded: dict[str, Scenario] = {}
     for s in scenarios:
@@ -76,7 +91,8 @@ def plan_tasks(
         for p in policies:
             weight = 0.01 * n if p == "hindsight" else float(n)
             for seed in seeds:
-                tasks.append((weight, Task(str(s), p, seed, n)))
+                url = record[1] if record is not None and p == record[0] and seed == seeds[0] else None
+                tasks.append((weight, Task(str(s), p, seed, n, url)))
     tasks.sort(key=lambda x: -x[0])
     return [t for _, t in tasks], loaded
 
@@ -163,11 +179,13 @@ def run_suite(
     max_calls: int | None = DEFAULT_MAX_CALLS,
     workers: int | None = None,
     on_result: Callable[[PolicyResult, int, int], None] | None = None,
+    record: tuple[str, str] | None = None,
 ) -> SuiteResult:
     """Run every scenario under every policy and seed; ``workers`` processes (default: the
-    CPU count, 1 runs in this process). ``on_result(result, done, total)`` reports progress."""
+    CPU count, 1 runs in this process). ``on_result(result, done, total)`` reports progress;
+    ``record=(policy, url)`` stores that policy's records of the first seed (see ``plan_tasks``)."""
     seeds = list(seeds)
-    tasks, loaded = plan_tasks(scenarios, policies, seeds, calls, max_calls)
+    tasks, loaded = plan_tasks(scenarios, policies, seeds, calls, max_calls, record)
     names = {str(k): sc.name for k, sc in loaded.items()}
     if len({sc.name for sc in loaded.values()}) != len(loaded):
         raise ValueError("two scenario files share a name: " + ", ".join(sorted(sc.name for sc in loaded.values())))

@@ -24,6 +24,12 @@ SMALL = {
 CONTRACT = {"success_rate", "p50_ms", "p95_ms", "p99_ms", "cost_per_success", "attempts_per_call", "calls"}
 
 
+@pytest.fixture(autouse=True)
+def _store_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``attune bench`` stores one policy's calls; keep them out of the working tree."""
+    monkeypatch.setenv("ATTUNE_TELEMETRY_URL", f"sqlite:///{tmp_path / 'bench.db'}")
+
+
 @pytest.fixture
 def small(tmp_path: Path) -> Path:
     p = tmp_path / "small.yaml"
@@ -81,3 +87,18 @@ def test_bench_rejects_two_scenarios_with_one_name(small: Path, tmp_path: Path, 
     twin.write_text(small.read_text())
     assert main(["bench", "--scenario", str(small), "--scenario", str(twin), "--no-progress"]) == 2
     assert "both named 'small-outage'" in capsys.readouterr().err
+
+
+def test_bench_stores_one_policys_calls_in_the_telemetry_store(small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from telemetry import TelemetryStore
+
+    url = f"sqlite:///{tmp_path / 'mine.db'}"
+    args = ["bench", "--scenario", str(small), "--policy", "cooldown", "--calls", "300", "--no-progress", "--workers", "1"]
+    assert main([*args, "--telemetry", url, "--record-policy", "cooldown"]) == 0
+    assert "stored in" in capsys.readouterr().out
+    store = TelemetryStore(url)
+    rows = store.query()
+    store.close()
+    assert len(rows) == 300 and {r.policy for r in rows} == {"cooldown"} and {r.tier for r in rows} == {"default"}
+    assert main([*args, "--telemetry", url, "--record-policy", "oracle"]) == 2  # a bound is not routed by a policy
+    assert main([*args, "--telemetry", "none"]) == 0
