@@ -41,9 +41,9 @@ from router.errors import (
 from router.providers.base import ProviderRequest, ProviderResponse
 from router.resilience._pybreaker import pybreaker
 from router.resilience.breaker import DeploymentBreaker
+from router.resilience.retry import RetryBudget, RetryPolicy, new_retry_state, set_failure, wait_jittered_backoff
 from router.resilience.shared import RedisSharedState
 from router.resilience.timeouts import AttemptTimeouts
-from router.resilience.retry import RetryBudget, RetryPolicy, new_retry_state, set_failure, wait_jittered_backoff
 from router.response import ChatCompletion
 from router.settings import RouterSettings
 from telemetry.records import AttemptRecord, LLMCallRecord, SkippedDeployment
@@ -120,8 +120,12 @@ class Router:
     """Routes chat calls over tiers of deployments. Build it once and share it.
 
     ``deployments`` and ``tiers`` describe what to call; ``telemetry`` receives one record per
-    call; ``clock`` and ``rng`` are injectable (tests and the simulator use virtual time and a
-    seed). ``breaker_listeners`` are pybreaker listeners attached to every deployment's breaker.
+    call (and, when it can ``load_rollups``, warm-starts and refreshes the statistics unless
+    ``learn_from_telemetry=False``); ``hooks`` also receive every record. ``clock`` and ``rng``
+    are injectable (tests and the simulator use virtual time and a seed). ``retry`` holds the
+    tenacity strategies; ``breaker_listeners`` are pybreaker listeners attached to every
+    deployment's breaker; ``shared_state`` shares breaker openings and Retry-After windows
+    between processes; ``id_prefix`` starts every call id.
     """
 
     def __init__(
