@@ -448,19 +448,26 @@ class _Call:
                 if self._stop_now():
                     break
             if not self.sent_any and held_back and r.settings.probe_when_all_open and not self._stop_now():
-                # every deployment was held back: try the one likeliest to have recovered
-                # (as Envoy's panic routing: failing fast while some deployment may answer
-                # would turn a partial outage into a full one; one attempt, no retries)
-                held_back.sort(key=lambda x: (r._rt[x[2].key].breaker.probe_in_flight, x[0]))
-                until, why, dep = held_back[0]
-                wait = until - r.clock.time()
-                if why == "retry_after" and wait > 0:
-                    if wait > r.settings.max_retry_after_s or r.clock.monotonic() + wait >= self.deadline:
-                        raise self._finish_failure(None, None, raise_error=True)  # type: ignore[misc]
-                    await r.clock.sleep(wait)
-                result = await self._try_deployment(dep, [], forced=True)
-                if result is not None:
-                    return result
+                # every deployment was held back: as Envoy's panic routing, try them anyway,
+                # likeliest to have recovered first, one attempt each and no retries (failing
+                # fast while some deployment may answer turns a partial outage into a full one)
+                opened = sorted((h for h in held_back if h[1] != "retry_after"), key=lambda h: (r._rt[h[2].key].breaker.probe_in_flight, h[0]))
+                quota = sorted((h for h in held_back if h[1] == "retry_after"), key=lambda h: h[0])
+                for _, _, dep in opened:
+                    result = await self._try_deployment(dep, [], forced=True)
+                    if result is not None:
+                        return result
+                    if self._stop_now():
+                        break
+                else:
+                    if quota:  # then the quota window that ends first, if waiting for it fits
+                        until, _, dep = quota[0]
+                        wait = until - r.clock.time()
+                        if wait <= r.settings.max_retry_after_s and r.clock.monotonic() + wait < self.deadline:
+                            await r.clock.sleep(wait)
+                            result = await self._try_deployment(dep, [], forced=True)
+                            if result is not None:
+                                return result
         except asyncio.CancelledError:
             self._finish_failure("cancelled", "the caller cancelled the call", raise_error=False)
             raise
