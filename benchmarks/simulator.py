@@ -166,8 +166,8 @@ def _write_results(path: Path, out: dict[str, Any], suite: Any, command: str) ->
     text = path.read_text() if path.exists() else "# Benchmark results\n"
     sp = out["speeds"]
     sim = f"""
-Command: `.venv/bin/python {command}` (machine: {out['cpus']} CPUs, Python {out['python']}; 1-minute load
-average {out['loadavg_1m_start']} at the start and {out['loadavg_1m_end']} at the end: other jobs shared the machine).
+Command: `.venv/bin/python {command}`, run {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())} (machine: {out['cpus']} CPUs, Python {out['python']}; 1-minute load
+average {out['loadavg_1m_start']} at the start and {out['loadavg_1m_end']} at the end).
 
 Simulated calls per second through the real router (`Router.acompletion` with its policy,
 breakers, retries, deadlines and records), per core = calls / CPU seconds of the process, best
