@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--period", type=float, default=5.0, help="seconds between chaos redraws")
     ap.add_argument("--deadline", type=float, default=10.0)
     ap.add_argument("--attempt-timeout", type=float, default=2.0)
-    ap.add_argument("--policy", default="static")
+    ap.add_argument("--policy", default="adaptive")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
     procs = [start_provider() for _ in KEYS]
