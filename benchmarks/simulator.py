@@ -14,7 +14,6 @@ processes on the machine do not count against it; ``wall_calls_per_s`` is per wa
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,17 +17,6 @@ from telemetry import MemorySink, TelemetryBackend
 MSGS = [{"role": "user", "content": "Review this diff, please."}]
 CANARY = "sk-canary-7f3a9e1d5b"
 A, B, C = "openai/gpt-4o", "anthropic/claude-sonnet-4", "gemini/gemini-2.5-pro"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer() as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def _clean(server: FakeProviderServer) -> None:
-    server.reset()
 
 
 def build(server: FakeProviderServer, telemetry: object = None, **settings: object) -> Router:

@@ -24,17 +24,6 @@ MSGS = [{"role": "user", "content": "Summarize the incident report."}]
 A, B = "openai/gpt-4o", "anthropic/claude-sonnet-4"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer() as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def _clean(server: FakeProviderServer) -> None:
-    server.reset()
-
-
 def build(server: FakeProviderServer, **settings: object) -> tuple[Router, MemorySink]:
     base: dict[str, object] = {"backoff_initial_s": 0.001, "backoff_max_s": 0.004, "attempt_timeout_s": 1.0, "deadline_s": 5.0}
     base.update(settings)
