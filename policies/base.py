@@ -33,9 +33,10 @@ class Candidate(Protocol):
     context_window: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PlanContext:
-    """What the router knows of the call when it asks for a plan."""
+    """What the router knows of the call when it asks for a plan (read it, do not change it:
+    it is not frozen only because a frozen dataclass costs a microsecond more per call)."""
 
     tier: str
     task_type: str
@@ -54,9 +55,13 @@ class Plan:
     skipped: tuple[tuple[Any, str], ...] = ()
     policy: str = "static"
     notes: dict[str, Any] = field(default_factory=dict)
+    order_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order_keys", tuple(c.key for c in self.order))
 
     def keys(self) -> list[str]:
-        return [c.key for c in self.order]
+        return list(self.order_keys)
 
 
 class Policy(Protocol):

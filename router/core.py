@@ -727,7 +727,7 @@ class _Call:
             None,
             None,
             self.plan.policy,
-            [c.key for c in self.plan.order],
+            list(self.plan.order_keys),
             self.skipped,
             self.tags,
             self.attempts,
