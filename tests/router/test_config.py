@@ -90,3 +90,15 @@ def test_missing_section_and_bad_yaml(tmp_path: Path) -> None:
         build_router(write(tmp_path, "deployments:\n  a: [b\n"))
     with pytest.raises(ConfigError, match="cannot read config file"):
         build_router(tmp_path / "nope.yaml")
+
+
+def test_a_registered_custom_policy_is_usable_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from policies import Plan, as_policy, register_policy
+
+    def reversed_chain(chain, ctx, stats):  # type: ignore[no-untyped-def]
+        return Plan(order=tuple(reversed(chain)), policy="reversed")
+
+    register_policy("reversed-test", lambda: as_policy(reversed_chain))
+    monkeypatch.setenv("ATTUNE_TEST_KEY", "sk-test")
+    router = build_router(write(tmp_path, GOOD.replace("policy: static", "policy: reversed-test")))
+    assert router.plan("capable").keys() == ["anthropic/claude-sonnet-4", "openai/gpt-4o"]
