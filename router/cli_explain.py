@@ -21,6 +21,21 @@ def run(args: argparse.Namespace) -> int:
     if args.window <= 0:
         raise SystemExit(f"attune explain: --window must be > 0, got {args.window}")
     rows = explain_from_store(args.db, tier=args.tier, window_s=args.window)
+    if not rows:
+        # nothing lately (e.g. a store filled by `attune bench`, on simulated time): explain
+        # the window that ends at the newest call instead
+        from telemetry import TelemetryStore
+
+        store = TelemetryStore(args.db)
+        try:
+            newest = store.query(limit=1, order="desc", **({"tier": args.tier} if args.tier else {}))
+        finally:
+            store.close()
+        if newest:
+            end = newest[0].timestamp.timestamp() + 1.0
+            rows = explain_from_store(args.db, tier=args.tier, window_s=args.window, now=end)
+            if not args.json:
+                print(f"(no calls in the last {args.window:g} s; showing the {args.window:g} s before the newest call, {newest[0].timestamp.isoformat()})")
     if args.json:
         print(json.dumps(rows, default=str))
     else:

@@ -39,3 +39,20 @@ async def test_explain_reads_what_the_router_recorded(tmp_path: Path, capsys: py
     assert main(["explain", "--db", url]) == 0
     text = capsys.readouterr().out
     assert "tier capable" in text and "openai/gpt-4o" in text
+
+
+def test_explain_falls_back_to_the_newest_calls_window(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import datetime, timezone
+
+    from telemetry import LLMCallRecord, TelemetryStore
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = TelemetryStore(url)
+    ts = datetime(2025, 6, 15, 12, 0, tzinfo=timezone.utc)  # e.g. simulated calls from attune bench
+    store.write_batch([LLMCallRecord(call_id=f"c{i}", timestamp=ts, provider="openai", model="gpt-4o", tier="capable",
+                                     task_type="chat", deployment="openai/gpt-4o", policy="adaptive",
+                                     plan_order=["openai/gpt-4o"]) for i in range(3)])
+    store.close()
+    assert main(["explain", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "showing the 900 s before the newest call" in out and "tier capable" in out
