@@ -451,7 +451,10 @@ class _Call:
                 # every deployment was held back: as Envoy's panic routing, try them anyway,
                 # likeliest to have recovered first, one attempt each and no retries (failing
                 # fast while some deployment may answer turns a partial outage into a full one)
-                opened = sorted((h for h in held_back if h[1] != "retry_after"), key=lambda h: (r._rt[h[2].key].breaker.probe_in_flight, h[0]))
+                opened = sorted(
+                    (h for h in held_back if h[1] != "retry_after"),
+                    key=lambda h: (r._rt[h[2].key].breaker.probe_in_flight, h[0]),
+                )
                 quota = sorted((h for h in held_back if h[1] == "retry_after"), key=lambda h: h[0])
                 for _, _, dep in opened:
                     result = await self._try_deployment(dep, [], forced=True)
@@ -510,32 +513,28 @@ class _Call:
         if self.min_context is not None and (dep.context_window or 0) <= self.min_context:
             self._skip(dep, position, "context window too small", "context_length")
             return None
+        # the gate: a Retry-After window, then the breaker (a forced attempt passes both)
         now = clock.time()
         breaker = rt.breaker
-        if not r.settings.breakers_enabled:
-            probe = False
-            cool = r._cooldown.get(key)
-            if not forced and cool is not None and cool > now:
-                self._skip(dep, position, f"retry_after ({cool - now:.1f}s left)", "rate_limited")
-                held_back.append((cool, "retry_after", dep))
-                self.last_exc = RateLimitedError(f"held back by Retry-After for {cool - now:.1f}s", deployment=key)
-                return None
-        elif forced:
-            probe = breaker.force_probe()  # False when another probe is out: a panic attempt
-        else:
+        probe = False
+        if not forced:
             cool = r._cooldown.get(key)
             if cool is not None and cool > now:
                 self._skip(dep, position, f"retry_after ({cool - now:.1f}s left)", "rate_limited")
                 held_back.append((cool, "retry_after", dep))
                 self.last_exc = RateLimitedError(f"held back by Retry-After for {cool - now:.1f}s", deployment=key)
                 return None
-            try:
-                probe = breaker.admit(now)
-            except CircuitOpenError as exc:
-                self._skip(dep, position, "circuit_open", "circuit_open")
-                held_back.append((breaker.open_until, "circuit_open", dep))
-                self.last_exc = exc
-                return None
+        if r.settings.breakers_enabled:
+            if forced:
+                probe = breaker.force_probe()  # False when another probe is out: a panic attempt
+            else:
+                try:
+                    probe = breaker.admit(now)
+                except CircuitOpenError as exc:
+                    self._skip(dep, position, "circuit_open", "circuit_open")
+                    held_back.append((breaker.open_until, "circuit_open", dep))
+                    self.last_exc = exc
+                    return None
 
         self.tried.append(key)
         self.last_key = key
@@ -568,7 +567,7 @@ class _Call:
                     try:
                         resp = await adapter.send(request, timeout=timeout)
                     except asyncio.CancelledError:
-                        if entry[3] and task.uncancel() == 0:  # type: ignore[union-attr]
+                        if AttemptTimeouts.fired(entry) and task.uncancel() == 0:  # type: ignore[union-attr]
                             raise ProviderTimeoutError(f"no answer within {timeout:.3f}s", deployment=key) from None
                         raise
                     finally:
