@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from router.core import Router
 from router.response import ChatCompletion
+from router.streaming import AsyncChatCompletionStream, ChatCompletionStream
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -36,7 +37,8 @@ class _AsyncCompletions:
         **params: Any,
     ) -> ChatCompletion:
         """Route one chat completion. ``model`` names a tier or a deployment; other keyword
-        arguments (``temperature``, ``max_tokens``...) go to the provider unchanged."""
+        arguments (``temperature``, ``max_tokens``...) go to the provider unchanged.
+        ``stream=True`` returns an ``AsyncChatCompletionStream`` of chunks."""
         return await self._owner.router.acompletion(
             model, messages, task_type=task_type, tags=tags, deadline_s=deadline_s, **params
         )
@@ -113,12 +115,17 @@ class _Completions:
         deadline_s: float | None = None,
         **params: Any,
     ) -> ChatCompletion:
-        """Route one chat completion (blocking); same arguments as the async client."""
-        return self._owner._loop.run(
+        """Route one chat completion (blocking); same arguments as the async client.
+        ``stream=True`` returns a ``ChatCompletionStream`` to iterate."""
+        loop = self._owner._loop
+        result = loop.run(
             self._owner._async.chat.completions.create(
                 model=model, messages=messages, task_type=task_type, tags=tags, deadline_s=deadline_s, **params
             )
         )
+        if isinstance(result, AsyncChatCompletionStream):
+            return ChatCompletionStream(result, loop.run)  # type: ignore[return-value]
+        return result
 
 
 class _Chat:

@@ -38,13 +38,14 @@ from router.errors import (
     RoutingError,
     UnknownModelError,
 )
-from router.providers.base import ProviderRequest, ProviderResponse
+from router.providers.base import ProviderRequest
 from router.resilience._pybreaker import pybreaker
 from router.resilience.breaker import DeploymentBreaker
 from router.resilience.retry import RetryBudget, RetryPolicy, new_retry_state, set_failure, wait_jittered_backoff
 from router.resilience.shared import RedisSharedState
 from router.resilience.timeouts import AttemptTimeouts
 from router.response import ChatCompletion
+from router.streaming import AsyncChatCompletionStream, one_shot_stream
 from router.settings import RouterSettings
 from telemetry.records import AttemptRecord, LLMCallRecord, SkippedDeployment
 
@@ -299,8 +300,7 @@ class Router:
         if est_tokens < 0:
             messages = _check_messages(messages)
             est_tokens = _estimate_tokens(messages)
-        if params and params.get("stream"):
-            raise InvalidRequestError("stream=True is not supported yet by attune-router", argument="stream")
+        stream = bool(params.pop("stream", False)) if params else False
         if deadline_s is not None and (type(deadline_s) not in (int, float) or deadline_s <= 0):
             raise InvalidRequestError(f"deadline_s must be a number > 0, got {deadline_s!r}", argument="deadline_s")
         if self._needs_background:
@@ -310,7 +310,10 @@ class Router:
         now = clock.time()
         deadline = t0 + (deadline_s or self.settings.deadline_s)
         plan = self._plan(tier, task_type, now, est_tokens)
-        return await _Call(self, tier, plan, task_type, tags, messages, params, est_tokens, t0, now, deadline).run()
+        call = _Call(self, tier, plan, task_type, tags, messages, params, est_tokens, t0, now, deadline)
+        if stream:
+            call.stream = True
+        return await call.run()
 
     def _start_background(self) -> None:
         """Start shared-state polling and rollup refreshing on the running loop (once)."""
@@ -394,6 +397,7 @@ class _Call:
         "sent_any",
         "last_key",
         "n_skipped",
+        "stream",
         "started_dt",
     )
 
@@ -432,6 +436,7 @@ class _Call:
         self.sent_any = False
         self.last_key: str | None = None
         self.n_skipped = 0
+        self.stream = False  # stream=True: the attempt ends at the first chunk, see router.streaming
         self.started_dt = _fromts(started, _UTC)
 
     async def run(self) -> ChatCompletion:
@@ -541,6 +546,7 @@ class _Call:
         msgs = self.messages
         request = ProviderRequest(dep.model, msgs if type(msgs) is list else list(msgs), self.params, self.task_type, self.est_tokens)
         adapter = dep.adapter
+        send = one_shot_stream(adapter) if self.stream else adapter.send
         rules = self.tier.rules
         state = None
         retry_number = 0
@@ -556,7 +562,7 @@ class _Call:
             self.sent_any = True
             try:
                 if adapter.enforces_timeout:
-                    resp = await adapter.send(request, timeout=timeout)
+                    resp = await send(request, timeout=timeout)
                 else:
                     loop = asyncio.get_running_loop()
                     timers = r._timeouts
@@ -565,7 +571,7 @@ class _Call:
                     task = asyncio.current_task()
                     entry = timers.arm(loop.time() + timeout, task)  # type: ignore[arg-type]
                     try:
-                        resp = await adapter.send(request, timeout=timeout)
+                        resp = await send(request, timeout=timeout)
                     except asyncio.CancelledError:
                         if AttemptTimeouts.fired(entry) and task.uncancel() == 0:  # type: ignore[union-attr]
                             raise ProviderTimeoutError(f"no answer within {timeout:.3f}s", deployment=key) from None
@@ -743,8 +749,10 @@ class _Call:
             except Exception:  # noqa: BLE001 - a hook must never fail a call
                 log.exception("telemetry hook %r failed", hook)
 
-    def _finish_success(self, dep: Deployment, resp: ProviderResponse, end: float) -> ChatCompletion:
+    def _finish_success(self, dep: Deployment, resp: Any, end: float) -> Any:
         rec = self._base_record(dep, end)
+        if self.stream:
+            return self._open_stream(dep, rec, resp, end)
         rec.input_tokens = resp.input_tokens
         rec.output_tokens = resp.output_tokens
         rec.cost = dep.cost(resp.input_tokens, resp.output_tokens)
@@ -762,6 +770,29 @@ class _Call:
             self.call_id,
             rec.fallback_used,
             self.retries,
+        )
+
+    def _open_stream(self, dep: Deployment, rec: LLMCallRecord, pstream: Any, first_at: float) -> AsyncChatCompletionStream:
+        """Hand the caller the stream; the record is completed and written when it ends."""
+        r = self.r
+        rec.ttft_ms = int((first_at - self.t0) * 1000)
+
+        def finish(input_tokens: int, output_tokens: int, error: ProviderError | None) -> LLMCallRecord:
+            end = r.clock.monotonic()
+            rec.input_tokens = input_tokens
+            rec.output_tokens = output_tokens
+            rec.cost = dep.cost(input_tokens, output_tokens)
+            rec.latency_ms = int((end - self.t0) * 1000)
+            if error is not None:
+                rec.success = False
+                rec.error_type = error.error_type
+                rec.error_message = str(error)[:500]
+                r.stats.observe(dep.key, False, error.error_type, end - first_at, r.clock.time())
+            self._emit(rec)
+            return rec
+
+        return AsyncChatCompletionStream(
+            pstream, finish, provider=dep.provider, deployment=dep.key, call_id=self.call_id, est_input=self.est_tokens
         )
 
     def _finish_failure(self, error_type: str | None, message: str | None, *, raise_error: bool) -> RoutingError | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -179,6 +180,99 @@ class OpenAIProvider:
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise InvalidResponseError(f"unparsable chat.completion body ({type(exc).__name__})", status=status) from exc
 
+    async def open_stream(self, request: ProviderRequest, *, timeout: float) -> _OpenAIStream:
+        """Start a streamed completion; returns once the first chunk has arrived (errors before
+        it are raised here, mapped like ``send``'s)."""
+        body: dict[str, Any] = {"model": request.model, "messages": request.messages}
+        if request.params:
+            body.update(request.params)
+        body["stream"] = True
+        body.setdefault("stream_options", {"include_usage": True})
+        t = httpx.Timeout(timeout, connect=min(self._connect_timeout, timeout))
+        req = self._client.build_request("POST", self._url, content=json.dumps(body).encode(), headers=self._headers, timeout=t)
+        await self._slots.acquire()  # held until the stream closes: it holds the connection
+        resp: httpx.Response | None = None
+        try:
+            try:
+                resp = await self._client.send(req, stream=True)
+            except httpx.TimeoutException as exc:
+                raise ProviderTimeoutError(f"{type(exc).__name__} after {timeout:.2f}s") from exc
+            except httpx.TransportError as exc:
+                raise ConnectionFailedError(type(exc).__name__) from exc
+            if resp.status_code >= 400:
+                raw = await resp.aread()
+                raise error_from_status(resp.status_code, raw, resp.headers, now=time.time(), secret=self._key)
+            stream = _OpenAIStream(resp, self._slots)
+            await stream.start()
+            return stream
+        except BaseException:
+            if resp is not None:
+                await resp.aclose()
+            self._slots.release()
+            raise
+
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()
+
+
+class _OpenAIStream:
+    """Server-sent ``chat.completion.chunk`` events of one response."""
+
+    def __init__(self, resp: httpx.Response, slots: asyncio.Semaphore) -> None:
+        self._resp = resp
+        self._slots: asyncio.Semaphore | None = slots
+        self._lines = resp.aiter_lines()
+        self.first: dict[str, Any] = {}
+        self.http_status = resp.status_code
+
+    async def _event(self) -> dict[str, Any] | None:
+        """The next JSON event, or ``None`` at ``[DONE]`` / the end of the body."""
+        status = self._resp.status_code
+        try:
+            async for line in self._lines:
+                if not line.startswith("data:"):
+                    continue  # blank separators, comments, event names
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return None
+                try:
+                    event = json.loads(data)
+                except ValueError as exc:
+                    raise InvalidResponseError("unparsable stream event", status=status) from exc
+                if isinstance(event, dict) and "error" in event:
+                    err = event["error"] if isinstance(event["error"], dict) else {}
+                    raise ServerError(str(err.get("message") or "error event in the stream")[:300], status=status)
+                if isinstance(event, dict):
+                    return event
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeoutError(f"stream read timed out ({type(exc).__name__})", status=status) from exc
+        except httpx.RemoteProtocolError as exc:
+            raise InvalidResponseError("stream cut short", status=status) from exc
+        except httpx.TransportError as exc:
+            raise ConnectionFailedError(f"{type(exc).__name__} while streaming", status=status) from exc
+        return None
+
+    async def start(self) -> None:
+        first = await self._event()
+        if first is None:
+            raise InvalidResponseError("stream ended before its first chunk", status=self._resp.status_code)
+        self.first = first
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._rest()
+
+    async def _rest(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            event = await self._event()
+            if event is None:
+                return
+            yield event
+
+    async def aclose(self) -> None:
+        try:
+            await self._resp.aclose()
+        finally:
+            if self._slots is not None:
+                self._slots.release()
+                self._slots = None
