@@ -18,14 +18,18 @@ from router.errors import (
 from router.providers import MemoryProvider, Provider, ProviderRequest, ProviderResponse
 from router.response import ChatCompletion
 from router.settings import RouterSettings
+from router.streaming import AsyncChatCompletionStream, ChatCompletionChunk, ChatCompletionStream
 
 if TYPE_CHECKING:
     from router.providers.openai import OpenAIProvider
 
 __all__ = [
+    "AsyncChatCompletionStream",
     "AsyncClient",
     "AttuneError",
     "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionStream",
     "Client",
     "Clock",
     "ConfigError",
