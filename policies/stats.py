@@ -72,7 +72,6 @@ class DeploymentStats:
         "f_lat_s1",
         "f_lat_s2",
         "f_fail_lat_sum",
-        "latency_ewma_s",
         "consecutive_failures",
         "consecutive_successes",
         "last_success_at",
@@ -111,7 +110,6 @@ class DeploymentStats:
         self.f_attempts = self.f_failures = 0.0
         self.f_lat_n = self.f_lat_s1 = self.f_lat_s2 = 0.0
         self.f_fail_lat_sum = 0.0
-        self.latency_ewma_s: float | None = None
         self.consecutive_failures = 0
         self.consecutive_successes = 0
         self.last_success_at: float | None = None
@@ -189,8 +187,6 @@ class DeploymentStats:
             self.f_lat_n += 1.0
             self.f_lat_s1 += x
             self.f_lat_s2 += x * x
-            lat = self.latency_ewma_s
-            self.latency_ewma_s = latency_s if lat is None else lat + 0.1 * (latency_s - lat)
             self.last_success_at = now
             had_failures = self.consecutive_failures > 0
             self.consecutive_failures = 0
@@ -308,11 +304,6 @@ class DeploymentStats:
         return True
 
     # -- reads --------------------------------------------------------------------------
-    def success_rate(self, prior_successes: float = 1.0, prior_failures: float = 0.0) -> float:
-        """Posterior mean success probability of the slow window with a Beta prior."""
-        s = self.successes + prior_successes
-        return s / (s + self.failures + prior_failures)
-
     def p_success(self, prior_p: float = 0.95, prior_n: float | None = None) -> float:
         """Attempt success probability: the slow window shrunk towards ``prior_p`` with weight
         ``prior_n`` (default 10, or 2 after a detected degradation, whose evidence then

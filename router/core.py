@@ -330,19 +330,15 @@ class Router:
         now = self.clock.time()
         rows = []
         for d in self._chains[self._tier_for(model).name]:
-            st = self.stats.get(d.key)
             br = self._rt[d.key].breaker
             rows.append(
                 {
                     "deployment": d.key,
+                    **self.stats.get(d.key).snapshot(now),  # the numbers the policies read
                     "breaker": br.state,
                     "open_for_s": max(br.open_until - now, 0.0) if br.state != "closed" else 0.0,
                     "cooldown_for_s": max(self._cooldown.get(d.key, 0.0) - now, 0.0),
-                    "success_rate": round(st.success_rate(), 4),
-                    "attempts_weight": round(st.attempts, 2),
-                    "latency_ewma_ms": None if st.latency_ewma_s is None else round(st.latency_ewma_s * 1000, 1),
                     "price_in_out_per_mtok": (d.input_price_per_mtok, d.output_price_per_mtok),
-                    "misconfigured": st.misconfigured,
                 }
             )
         return {
