@@ -22,6 +22,8 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
+from telemetry._url import redact_url
+
 if TYPE_CHECKING:
     from router.core import Router
 
@@ -37,13 +39,6 @@ end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
-
-
-def _redact(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
 
 
 class RedisSharedState:
@@ -72,7 +67,7 @@ class RedisSharedState:
         self._down_logged = False
 
     def __repr__(self) -> str:
-        return f"RedisSharedState({_redact(self.url)!r}, namespace={self.namespace!r})"
+        return f"RedisSharedState({redact_url(self.url)!r}, namespace={self.namespace!r})"
 
     # -- wiring ---------------------------------------------------------------------------
     def attach(self, router: Router) -> None:
@@ -182,7 +177,7 @@ class RedisSharedState:
                 await self._flush_outbox()
                 await self._poll()
                 if not self.available:
-                    log.info("shared state: connected to %s", _redact(self.url))
+                    log.info("shared state: connected to %s", redact_url(self.url))
                 self.available = True
                 self._down_logged = False
                 backoff = self.poll_interval_s

@@ -81,3 +81,7 @@ async def test_redis_down_degrades_to_local_state(caplog: pytest.LogCaptureFixtu
         assert any("shared state unavailable" in rec.message for rec in caplog.records)
     finally:
         await r.aclose()
+
+
+def test_the_redis_password_is_never_shown() -> None:
+    assert "s3cret" not in repr(RedisSharedState("redis://:s3cret@127.0.0.1:6379/0"))
