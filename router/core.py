@@ -66,10 +66,9 @@ class RecordSink(Protocol):
 class _Runtime:
     """Per-deployment resilience state shared by every call of a router."""
 
-    __slots__ = ("deployment", "breaker", "budget", "timeout")
+    __slots__ = ("breaker", "budget", "timeout")
 
-    def __init__(self, deployment: Deployment, breaker: DeploymentBreaker, budget: RetryBudget, timeout: float) -> None:
-        self.deployment = deployment
+    def __init__(self, breaker: DeploymentBreaker, budget: RetryBudget, timeout: float) -> None:
         self.breaker = breaker
         self.budget = budget
         self.timeout = timeout
@@ -178,7 +177,7 @@ class Router:
                 on_change=self._on_breaker_change,
             )
             budget = RetryBudget(s.retry_budget_tokens, s.retry_budget_ratio)
-            self._rt[d.key] = _Runtime(d, breaker, budget, d.attempt_timeout_s or s.attempt_timeout_s)
+            self._rt[d.key] = _Runtime(breaker, budget, d.attempt_timeout_s or s.attempt_timeout_s)
         if not self.deployments:
             raise ValueError("a router needs at least one deployment")
 
