@@ -40,8 +40,15 @@ from router.errors import (
 )
 from router.providers.base import ProviderRequest
 from router.resilience._pybreaker import pybreaker
-from router.resilience.breaker import DeploymentBreaker
-from router.resilience.retry import RetryBudget, RetryPolicy, new_retry_state, set_failure, wait_jittered_backoff
+from router.resilience.breaker import DeploymentBreaker, PassThroughBreaker
+from router.resilience.retry import (
+    RetryBudget,
+    RetryPolicy,
+    UnlimitedRetryBudget,
+    new_retry_state,
+    set_failure,
+    wait_jittered_backoff,
+)
 from router.resilience.shared import RedisSharedState
 from router.resilience.timeouts import AttemptTimeouts
 from router.response import ChatCompletion
@@ -168,7 +175,7 @@ class Router:
             if d.key in self.deployments:
                 raise ValueError(f"deployment {d.key!r} is defined twice")
             self.deployments[d.key] = d
-            breaker = DeploymentBreaker(
+            breaker = (DeploymentBreaker if s.breakers_enabled else PassThroughBreaker)(
                 d.key,
                 s.breaker,
                 clock_time=self.clock.time,
@@ -176,7 +183,7 @@ class Router:
                 listeners=listeners,
                 on_change=self._on_breaker_change,
             )
-            budget = RetryBudget(s.retry_budget_tokens, s.retry_budget_ratio)
+            budget = RetryBudget(s.retry_budget_tokens, s.retry_budget_ratio) if s.retry_budget_enabled else UnlimitedRetryBudget()
             self._rt[d.key] = _Runtime(breaker, budget, d.attempt_timeout_s or s.attempt_timeout_s)
         if not self.deployments:
             raise ValueError("a router needs at least one deployment")
@@ -524,17 +531,16 @@ class _Call:
                 held_back.append((cool, "retry_after", dep))
                 self.last_exc = RateLimitedError(f"held back by Retry-After for {cool - now:.1f}s", deployment=key)
                 return None
-        if r.settings.breakers_enabled:
-            if forced:
-                probe = breaker.force_probe()  # False when another probe is out: a panic attempt
-            else:
-                try:
-                    probe = breaker.admit(now)
-                except CircuitOpenError as exc:
-                    self._skip(dep, position, "circuit_open", "circuit_open")
-                    held_back.append((breaker.open_until, "circuit_open", dep))
-                    self.last_exc = exc
-                    return None
+        if forced:
+            probe = breaker.force_probe()  # False when another probe is out: a panic attempt
+        else:
+            try:
+                probe = breaker.admit(now)
+            except CircuitOpenError as exc:
+                self._skip(dep, position, "circuit_open", "circuit_open")
+                held_back.append((breaker.open_until, "circuit_open", dep))
+                self.last_exc = exc
+                return None
 
         self.tried.append(key)
         self.last_key = key
@@ -585,11 +591,10 @@ class _Call:
             else:
                 end = clock.monotonic()
                 latency = end - a0
-                if r.settings.breakers_enabled:
-                    if forced and not probe:
-                        breaker.on_panic_success()
-                    else:
-                        breaker.on_success(probe)
+                if forced and not probe:
+                    breaker.on_panic_success()
+                else:
+                    breaker.on_success(probe)
                 rt.budget.on_success()
                 r.stats.observe(key, True, None, latency, started + latency)
                 self._attempt(dep, position, retry_number, "success", None, resp.http_status, latency, started)
@@ -606,8 +611,7 @@ class _Call:
             r.stats.observe(key, False, etype, latency, now)
             rule = rules.get(etype)
             if rule is None or rule.breaker:
-                if r.settings.breakers_enabled:
-                    breaker.on_failure(err, probe)
+                breaker.on_failure(err, probe)
                 rt.budget.on_failure()
             else:
                 breaker.on_neutral(probe)
@@ -641,17 +645,16 @@ class _Call:
                 return None
             if wait_retry_after:
                 delay = max(delay, err.retry_after or 0.0)
-            if r.settings.retry_budget_enabled and not rt.budget.allows_retry():
+            if not rt.budget.allows_retry():
                 return None
             if clock.monotonic() + delay >= self.deadline:
                 return None
             if delay > 0:
                 await clock.sleep(delay)
-            if r.settings.breakers_enabled:
-                try:
-                    probe = breaker.admit(clock.time())
-                except CircuitOpenError:
-                    return None
+            try:
+                probe = breaker.admit(clock.time())
+            except CircuitOpenError:
+                return None
             state.prepare_for_next_attempt()
             state.idle_for += delay
             retry_number += 1

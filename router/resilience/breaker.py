@@ -29,7 +29,7 @@ from typing import Any
 from router.errors import CircuitOpenError
 from router.resilience._pybreaker import pybreaker
 
-__all__ = ["BreakerSettings", "DeploymentBreaker"]
+__all__ = ["BreakerSettings", "DeploymentBreaker", "PassThroughBreaker"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,3 +253,28 @@ class DeploymentBreaker:
         self._probe = False
         if self.cb._state_storage.state != pybreaker.STATE_CLOSED:
             self.cb.close()
+
+
+class PassThroughBreaker(DeploymentBreaker):
+    """A breaker that never trips: every attempt passes and no outcome is counted
+    (``RouterSettings(breakers_enabled=False)``, for baselines without circuit breaking)."""
+
+    __slots__ = ()
+
+    def admit(self, now: float) -> bool:
+        return False
+
+    def force_probe(self) -> bool:
+        return False
+
+    def on_success(self, probe: bool) -> None:
+        return None
+
+    def on_failure(self, exc: BaseException, probe: bool) -> None:
+        return None
+
+    def on_panic_success(self) -> None:
+        return None
+
+    def apply_remote_open(self, until: float) -> None:
+        return None

@@ -22,7 +22,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 from tenacity import Future as _TFuture
 
-__all__ = ["RetryBudget", "RetryPolicy", "new_retry_state", "retry_if_retryable", "set_failure", "wait_jittered_backoff"]
+__all__ = ["RetryBudget", "RetryPolicy", "UnlimitedRetryBudget", "new_retry_state", "retry_if_retryable", "set_failure", "wait_jittered_backoff"]
 
 
 class wait_jittered_backoff(wait_base):  # noqa: N801 - tenacity naming
@@ -122,3 +122,21 @@ class RetryBudget:
 
     def snapshot(self) -> dict[str, Any]:
         return {"tokens": self.tokens, "max_tokens": self.max_tokens, "token_ratio": self.token_ratio}
+
+
+class UnlimitedRetryBudget(RetryBudget):
+    """A budget that never throttles (``RouterSettings(retry_budget_enabled=False)``)."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(1.0, 0.0)
+
+    def on_success(self) -> None:
+        return None
+
+    def on_failure(self) -> None:
+        return None
+
+    def allows_retry(self) -> bool:
+        return True
