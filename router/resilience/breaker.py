@@ -50,7 +50,7 @@ class BreakerSettings:
         if not 0 < self.failure_rate <= 1:
             raise ValueError(f"breaker failure_rate must be in (0, 1], got {self.failure_rate!r}")
         if self.window < 1 or self.min_volume < 1:
-            raise ValueError("breaker window and min_volume must be >= 1")
+            raise ValueError(f"breaker window and min_volume must be >= 1, got {self.window!r}/{self.min_volume!r}")
         if self.reset_timeout_s <= 0 or self.max_open_s < self.reset_timeout_s:
             raise ValueError(
                 f"breaker reset_timeout_s must be > 0 and <= max_open_s, got {self.reset_timeout_s!r}/{self.max_open_s!r}"
