@@ -1,0 +1,310 @@
+"""What the httpx adapters share: one pooled client per endpoint, queueing on a semaphore, the
+per-attempt timeout, the mapping of transport failures, server-sent events, and the status-code
+fallback of the error table.
+
+Transport outcomes become the router's error classes here, for every wire format::
+
+    httpx.TimeoutException                  -> ProviderTimeoutError   "timeout"
+    httpx.ConnectError / reset / refused    -> ConnectionFailedError  "connection"
+    body cut short / unparsable             -> InvalidResponseError   "invalid_response"
+
+A non-2xx status goes to the adapter's ``_error`` (its provider's error body), which falls back
+on ``error_for_status`` when the body names nothing it knows.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import httpx
+
+from router.errors import (
+    AuthError,
+    BadRequestError,
+    ConnectionFailedError,
+    ContextLengthError,
+    InvalidResponseError,
+    OverloadedError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitedError,
+    ServerError,
+)
+from router.resilience.retry_after import parse_retry_after
+
+__all__ = ["SSE", "ChunkStream", "HTTPAdapter", "chunk", "error_for_status", "json_object", "parse_guard", "reading", "retry_after_header", "scrub"]
+
+_SHAPE_ERRORS = (ValueError, KeyError, IndexError, TypeError, AttributeError)
+_S = TypeVar("_S", bound="ChunkStream")
+
+
+def scrub(text: str, secret: str | None) -> str:
+    """``text`` cut to 300 characters with the API key replaced by ``***``."""
+    if secret and secret in text:
+        text = text.replace(secret, "***")
+    return text[:300]
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or ``{}`` when it is empty, not JSON or not an object."""
+    try:
+        payload = json.loads(body) if body else {}
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def retry_after_header(headers: httpx.Headers | Mapping[str, str], now: float) -> float | None:
+    """Seconds to wait from ``Retry-After`` / ``retry-after-ms``, or None."""
+    return parse_retry_after({k.lower(): v for k, v in headers.items()}, now)
+
+
+def error_for_status(
+    status: int, detail: str, *, retry_after: float | None = None, context_length: bool = False, spend_limit: bool = False
+) -> ProviderError:
+    """The error class by HTTP status alone (``context_length``: the body said the prompt is too
+    long; it only counts on a 400 or 413)."""
+    if status == 429:
+        return RateLimitedError(detail, status=status, retry_after=retry_after, spend_limit=spend_limit)
+    if status in (503, 529):
+        return OverloadedError(detail, status=status, retry_after=retry_after)
+    if status >= 500:
+        return ServerError(detail, status=status, retry_after=retry_after)
+    if status in (401, 403):
+        return AuthError(detail, status=status)
+    if status == 408:
+        return ProviderTimeoutError(detail or "request timeout", status=status)
+    if status in (400, 413) and context_length:
+        return ContextLengthError(detail, status=status)
+    return BadRequestError(detail, status=status)
+
+
+@contextmanager
+def parse_guard(what: str, status: int | None) -> Iterator[None]:
+    """Turn a body of the wrong shape (KeyError, TypeError, ...) into ``InvalidResponseError``."""
+    try:
+        yield
+    except _SHAPE_ERRORS as exc:
+        raise InvalidResponseError(f"unparsable {what} ({type(exc).__name__})", status=status) from exc
+
+
+@contextmanager
+def reading(what: str, status: int) -> Iterator[None]:
+    """Map transport failures while reading a response's ``what`` (the headers have arrived)."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise ProviderTimeoutError(f"{what} read timed out ({type(exc).__name__})", status=status) from exc
+    except httpx.RemoteProtocolError as exc:
+        raise InvalidResponseError(f"{what} cut short", status=status) from exc
+    except httpx.TransportError as exc:
+        raise ConnectionFailedError(f"{type(exc).__name__} while reading the {what}", status=status) from exc
+
+
+class HTTPAdapter(abc.ABC):
+    """Base of the httpx adapters: owns the connection pool of one endpoint (share one instance
+    between deployments of the same endpoint). ``repr`` never shows the key."""
+
+    enforces_timeout = False
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        api_key: str | None,
+        headers: dict[str, str],
+        connect_timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None,
+        http_client: httpx.AsyncClient | None,
+        extra_headers: dict[str, str] | None,
+        max_connections: int,
+    ) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self._key = api_key
+        self._connect_timeout = connect_timeout_s
+        self._headers = {"content-type": "application/json", "accept": "application/json", **headers, **(extra_headers or {})}
+        # httpcore's pool rescans every queued request on each state change (quadratic under a
+        # burst); queueing on our own semaphore keeps the pool's queue empty.
+        self._slots = asyncio.Semaphore(max_connections)
+        self._owns_client = http_client is None
+        self._client = http_client or httpx.AsyncClient(
+            transport=transport,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, name={self.name!r})"
+
+    @abc.abstractmethod
+    def _error(self, status: int, body: bytes, headers: httpx.Headers) -> ProviderError:
+        """Map a non-2xx response of this provider to the router's error class."""
+
+    def _request(self, url: str, body: dict[str, Any], timeout: float) -> httpx.Request:
+        t = httpx.Timeout(timeout, connect=min(self._connect_timeout, timeout))
+        return self._client.build_request("POST", url, content=json.dumps(body).encode(), headers=self._headers, timeout=t)
+
+    async def _send(self, req: httpx.Request, timeout: float) -> httpx.Response:
+        try:
+            return await self._client.send(req, stream=True)
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeoutError(f"{type(exc).__name__} after {timeout:.2f}s") from exc
+        except httpx.TransportError as exc:
+            raise ConnectionFailedError(type(exc).__name__) from exc
+
+    async def _post_json(self, url: str, body: dict[str, Any], timeout: float, what: str) -> tuple[Any, httpx.Response, float]:
+        """POST ``body`` and read the whole answer: ``(parsed JSON, response, seconds until the body
+        was read)``. Non-2xx answers raise the adapter's mapped error."""
+        req = self._request(url, body, timeout)
+        t0 = time.perf_counter()
+        async with self._slots:
+            resp = await self._send(req, timeout)
+            try:
+                with reading("response body", resp.status_code):
+                    raw = await resp.aread()
+            finally:
+                await resp.aclose()
+        elapsed = time.perf_counter() - t0
+        if resp.status_code >= 400:
+            raise self._error(resp.status_code, raw, resp.headers)
+        try:
+            return json.loads(raw), resp, elapsed
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidResponseError(f"unparsable {what} ({type(exc).__name__})", status=resp.status_code) from exc
+
+    async def _open_stream(self, url: str, body: dict[str, Any], timeout: float, make: Callable[[SSE], _S]) -> _S:
+        """POST ``body``, wrap its event stream with ``make`` and return once the first chunk has
+        arrived; errors before it are raised here. The pool slot is held until the stream is
+        closed (it holds the connection)."""
+        req = self._request(url, body, timeout)
+        await self._slots.acquire()
+        resp: httpx.Response | None = None
+        try:
+            resp = await self._send(req, timeout)
+            if resp.status_code >= 400:
+                raw = await resp.aread()
+                raise self._error(resp.status_code, raw, resp.headers)
+            stream = make(SSE(resp, self._slots))
+        except BaseException:
+            if resp is not None:
+                await resp.aclose()
+            self._slots.release()
+            raise
+        try:
+            await stream.start()
+        except BaseException:
+            await stream.aclose()
+            raise
+        return stream
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+
+class SSE:
+    """The server-sent events of one response, as ``(event name, data)`` pairs."""
+
+    def __init__(self, resp: httpx.Response, slots: asyncio.Semaphore) -> None:
+        self.resp = resp
+        self.status = resp.status_code
+        self._slots: asyncio.Semaphore | None = slots
+        self._lines = resp.aiter_lines()
+
+    async def next(self) -> tuple[str, str] | None:
+        """The next event that carries data, or ``None`` at the end of the body."""
+        event = ""
+        data: list[str] = []
+        with reading("stream", self.status):
+            async for line in self._lines:
+                if not line:
+                    if data:
+                        return event or "message", "\n".join(data)
+                    event = ""
+                    continue
+                if line.startswith(":"):
+                    continue  # comment
+                name, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if name == "data":
+                    data.append(value)
+                elif name == "event":
+                    event = value
+        return (event or "message", "\n".join(data)) if data else None
+
+    def json(self, data: str) -> Any:
+        """One event's data parsed, ``InvalidResponseError`` when it is not JSON."""
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise InvalidResponseError("unparsable stream event", status=self.status) from exc
+
+    async def aclose(self) -> None:
+        try:
+            await self.resp.aclose()
+        finally:
+            if self._slots is not None:
+                self._slots.release()
+                self._slots = None
+
+
+class ChunkStream(abc.ABC):
+    """A provider's event stream as OpenAI ``chat.completion.chunk`` dicts (the ``ProviderStream``
+    of ``router.streaming``): ``start()`` waits for the first chunk, iteration yields the rest."""
+
+    def __init__(self, sse: SSE) -> None:
+        self._sse = sse
+        self.first: dict[str, Any] = {}
+        self.http_status: int | None = sse.status
+        self._role_sent = False
+
+    def _emit(self, id_: str, model: str, delta: dict[str, Any], finish: str | None = None, usage: tuple[int, int] | None = None) -> dict[str, Any]:
+        """A chunk of this stream; the first one carries ``role: assistant``."""
+        if not self._role_sent:
+            delta = {"role": "assistant", **delta}
+            self._role_sent = True
+        return chunk(id_, model, delta, finish, usage)
+
+    @abc.abstractmethod
+    async def _next_chunk(self) -> dict[str, Any] | None:
+        """The next chunk, or ``None`` at the end of the stream."""
+
+    async def start(self) -> None:
+        first = await self._next_chunk()
+        if first is None:
+            raise InvalidResponseError("stream ended before its first chunk", status=self.http_status)
+        self.first = first
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._rest()
+
+    async def _rest(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            chunk = await self._next_chunk()
+            if chunk is None:
+                return
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._sse.aclose()
+
+
+def chunk(id_: str, model: str, delta: dict[str, Any], finish_reason: str | None = None, usage: tuple[int, int] | None = None) -> dict[str, Any]:
+    """One ``chat.completion.chunk`` dict (``usage`` as ``(prompt, completion)`` tokens)."""
+    out: dict[str, Any] = {
+        "id": id_,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
+    if usage is not None:
+        out["usage"] = {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": usage[0] + usage[1]}
+    return out
