@@ -409,6 +409,7 @@ def test_control_endpoint(server: FakeProviderServer, client: httpx.Client) -> N
         Fault.truncate(),
         Fault.hang(),
         Fault.invalid_json(),
+        Fault.stream_error(529, message="m", code_str="overloaded_error").with_delay(0.1),
         Fault.error_rate(0.3, [Fault.status(503), Fault.timeout(), None], weights=[2, 1, 1],
                          seed=4).with_delay(0.1),
     ],
@@ -431,6 +432,9 @@ def test_fault_validation() -> None:
     assert Fault.from_json(None) is None
     assert Fault.from_json("timeout") == Fault.hang()
     assert Fault.from_json({"kind": "delay", "seconds": 0.5}) == Fault.delay(0.5)
+    assert Fault.from_json({"kind": "stream_error"}) == Fault.stream_error(500)
+    with pytest.raises(ValueError):
+        Fault.stream_error(200)
 
 
 async def _raw_chat(port: int, model: str, n: int) -> list[bytes]:
@@ -554,3 +558,106 @@ def test_main_rejects_missing_key_env(capsys: pytest.CaptureFixture[str]) -> Non
         main(["--port", "0", "--require-key", "ATTUNE_SURELY_UNSET_VAR_XYZ"])
     assert exc.value.code == 2
     assert "ATTUNE_SURELY_UNSET_VAR_XYZ" in capsys.readouterr().err
+
+
+# -- Anthropic and Gemini wire formats ------------------------------------------------------
+
+
+def anthropic_body(text: str = "hello there!", **extra: Any) -> dict[str, Any]:
+    return {"model": "claude-sonnet-4", "max_tokens": 16, "messages": [{"role": "user", "content": text}], **extra}
+
+
+def gemini_body(text: str = "hello there!") -> dict[str, Any]:
+    return {"contents": [{"role": "user", "parts": [{"text": text}]}]}
+
+
+def sse_events(text: str) -> list[tuple[str | None, Any]]:
+    out = []
+    for block in text.strip().split("\n\n"):
+        name = next((line[7:] for line in block.split("\n") if line.startswith("event: ")), None)
+        data = next(line[6:] for line in block.split("\n") if line.startswith("data: "))
+        out.append((name, json.loads(data)))
+    return out
+
+
+def test_anthropic_messages_shape(server: FakeProviderServer, client: httpx.Client) -> None:
+    r = client.post(f"{server.base}/v1/messages", json=anthropic_body("x" * 40, system="y" * 40))
+    assert r.status_code == 200
+    data = r.json()
+    assert data["id"].startswith("msg_") and data["type"] == "message" and data["role"] == "assistant"
+    assert data["content"] == [{"type": "text", "text": "ok: 1"}] and data["stop_reason"] == "end_turn"
+    assert data["model"] == "claude-sonnet-4" and data["usage"] == {"input_tokens": 20, "output_tokens": 16}
+    assert server.requests("claude-sonnet-4") == 1 and server.last_body("claude-sonnet-4")["system"] == "y" * 40
+    bad = client.post(f"{server.base}/v1/messages", json={"model": "m", "messages": [{"role": "system", "content": "s"}], "max_tokens": 1})
+    assert bad.status_code == 400 and bad.json()["error"]["type"] == "invalid_request_error" and "system" in bad.json()["error"]["message"]
+    missing = client.post(f"{server.base}/v1/messages", json={"model": "m", "messages": [{"role": "user", "content": "q"}]})
+    assert missing.status_code == 400 and "max_tokens" in missing.json()["error"]["message"]
+
+
+def test_anthropic_faults_auth_and_stream(server: FakeProviderServer, client: httpx.Client) -> None:
+    url = f"{server.base_for('a')}/v1/messages"
+    server.script("a", [Fault.status(529), Fault.status(429, retry_after="7"), Fault.context_length()])
+    r529, r429, rctx = (client.post(url, json=anthropic_body()) for _ in range(3))
+    assert (r529.status_code, r529.json()["type"], r529.json()["error"]["type"]) == (529, "error", "overloaded_error")
+    assert r429.headers["retry-after"] == "7" and r429.json()["error"]["type"] == "rate_limit_error"
+    assert rctx.status_code == 400 and rctx.json()["error"]["message"].startswith("prompt is too long: ")
+    stream = client.post(url, json=anthropic_body(stream=True))
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(stream.text)
+    assert [n for n, _ in events] == ["message_start", "content_block_start", "ping", "content_block_delta", "content_block_delta",
+                                      "content_block_stop", "message_delta", "message_stop"]
+    assert all(n == e["type"] for n, e in events)
+    assert "".join(e["delta"]["text"] for n, e in events if n == "content_block_delta") == "ok: 4"
+    server.script("a", [Fault.stream_error(529)])
+    cut = sse_events(client.post(url, json=anthropic_body(stream=True)).text)
+    assert cut[-1] == ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+    server.require_api_key("sk-ant-right")
+    wrong = client.post(url, json=anthropic_body(), headers={"x-api-key": "sk-ant-wrong"})
+    right = client.post(url, json=anthropic_body(), headers={"x-api-key": "sk-ant-right"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["type"] == "authentication_error" and "sk-ant-wrong" not in wrong.text
+    assert right.status_code == 200
+    assert client.post(f"{server.url}/chat/completions", json=chat_body(), headers={"x-api-key": "sk-ant-right"}).status_code == 401
+
+
+def test_gemini_generate_content_shape(server: FakeProviderServer, client: httpx.Client) -> None:
+    r = client.post(f"{server.base}/v1beta/models/gemini-2.5-pro:generateContent",
+                    json={**gemini_body("x" * 40), "systemInstruction": {"parts": [{"text": "y" * 40}]}, "generationConfig": {"maxOutputTokens": 5}})
+    assert r.status_code == 200
+    data = r.json()
+    assert data["candidates"][0]["content"] == {"parts": [{"text": "ok: 1"}], "role": "model"}
+    assert data["candidates"][0]["finishReason"] == "STOP" and data["modelVersion"] == "gemini-2.5-pro" and data["responseId"]
+    assert data["usageMetadata"] == {"promptTokenCount": 20, "candidatesTokenCount": 5, "totalTokenCount": 25}
+    assert server.requests("gemini-2.5-pro") == 1  # the route is the model named in the URL
+    assert client.post(f"{server.base}/v1/models/gemini-2.5-pro:generateContent", json=gemini_body()).status_code == 200
+    bad = client.post(f"{server.base}/v1beta/models/m:generateContent", json={"contents": [{"role": "assistant", "parts": [{"text": "q"}]}]})
+    assert bad.status_code == 400 and bad.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_gemini_faults_auth_and_streams(server: FakeProviderServer, client: httpx.Client) -> None:
+    base = f"{server.base_for('g')}/v1beta/models/gemini-2.5-flash"
+    server.script("g", [Fault.status(429, retry_after="17"), Fault.status(503), Fault.context_length()])
+    r429, r503, rctx = (client.post(f"{base}:generateContent", json=gemini_body()) for _ in range(3))
+    err = r429.json()["error"]
+    assert (r429.status_code, err["code"], err["status"]) == (429, 429, "RESOURCE_EXHAUSTED") and "retry-after" not in r429.headers
+    assert {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "17s"} in err["details"]
+    assert r503.json()["error"]["status"] == "UNAVAILABLE"
+    assert "exceeds the maximum number of tokens allowed" in rctx.json()["error"]["message"]
+    sse = client.post(f"{base}:streamGenerateContent?alt=sse", json=gemini_body())
+    assert sse.headers["content-type"].startswith("text/event-stream")
+    chunks = [e for _, e in sse_events(sse.text)]
+    assert "".join(c["candidates"][0]["content"]["parts"][0]["text"] for c in chunks) == "ok: 4"
+    assert chunks[-1]["candidates"][0]["finishReason"] == "STOP" and chunks[-1]["usageMetadata"]["candidatesTokenCount"] == 8
+    array = client.post(f"{base}:streamGenerateContent", json=gemini_body())
+    assert array.headers["content-type"] == "application/json" and len(array.json()) == 2
+    server.script("g", [Fault.stream_error(503)])
+    cut = [e for _, e in sse_events(client.post(f"{base}:streamGenerateContent?alt=sse", json=gemini_body()).text)]
+    assert cut[-1]["error"]["status"] == "UNAVAILABLE"
+    server.require_api_key("AIza-right")
+    missing = client.post(f"{base}:generateContent", json=gemini_body())
+    wrong = client.post(f"{base}:generateContent", json=gemini_body(), headers={"x-goog-api-key": "AIza-wrong"})
+    right = client.post(f"{base}:generateContent", json=gemini_body(), headers={"x-goog-api-key": "AIza-right"})
+    assert (missing.status_code, missing.json()["error"]["status"]) == (403, "PERMISSION_DENIED")
+    assert wrong.status_code == 400 and "API key not valid" in wrong.json()["error"]["message"] and "AIza-wrong" not in wrong.text
+    assert right.status_code == 200
+    assert [rec.outcome for rec in server.request_log][-3:] == [403, 400, 200]
+    assert client.get(f"{base}:generateContent").status_code == 405

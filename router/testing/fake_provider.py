@@ -1,27 +1,38 @@
-"""A fake OpenAI-compatible chat-completions server with injectable faults.
+"""A fake LLM provider server with injectable faults, speaking three wire formats: OpenAI chat
+completions, the Anthropic Messages API and the Gemini API.
 
 A real HTTP/1.1 server (keep-alive, Content-Length, chunked request bodies) on plain asyncio
 streams, run in a daemon thread with its own event loop, so both sync and async tests can use
 it. Standard library only.
 
-Endpoints (``/r/<route>`` may prefix the ``/v1`` ones to address a separate route)::
+Endpoints (``/r/<route>`` may prefix the API ones to address a separate route)::
 
-    POST /v1/chat/completions    chat.completion object, or the route's fault
-    GET  /v1/models              model list
+    POST /v1/chat/completions                       OpenAI chat.completion, or the route's fault
+    GET  /v1/models                                 OpenAI model list
+    POST /v1/messages                               Anthropic message
+    POST /v1beta/models/<model>:generateContent     Gemini GenerateContentResponse (also /v1/)
+    POST /v1beta/models/<model>:streamGenerateContent[?alt=sse]
     POST /_control/faults        {"route": R, "script": [fault, ...], "default": fault}
     POST /_control/reset         clears faults, counters and the request log
     GET  /_control/stats         {"total": N, "routes": {R: {"requests": n, "outcomes": {...}}}}
 
-The route of a chat request is the ``/r/<route>`` prefix, else the body's ``model`` (``""``
-when the body is not valid JSON). Faults are chosen per route: the next scripted fault, else
-the route's default, else the ``"*"`` default, else success. Fault JSON is documented in
-``router.testing.faults``.
+The route of a chat request is the ``/r/<route>`` prefix, else the model (the body's ``model``,
+for Gemini the one in the URL; ``""`` when there is none). Faults are chosen per route: the next
+scripted fault, else the route's default, else the ``"*"`` default, else success, and each is
+rendered in the addressed API's shape (its error body, Retry-After or Gemini's RetryInfo, its
+context-window message, its stream events). Fault JSON is documented in
+``router.testing.faults``; the wire formats in ``router.testing.wire_*``.
 
-``"stream": true`` is answered with a complete ``text/event-stream`` body (role chunk, content
-chunk, finish chunk, a usage chunk when ``stream_options.include_usage`` is set, then
-``data: [DONE]``) sent at once with a Content-Length. Faults apply to streaming requests too.
+With ``require_api_key(key)`` each API checks its own header: ``Authorization: Bearer`` (OpenAI),
+``x-api-key`` (Anthropic), ``x-goog-api-key`` (Gemini), and answers a missing or wrong key as
+that provider does (Gemini: 403 without a key, 400 "API key not valid" with a wrong one).
 
-Request bodies and API keys are never logged or printed.
+Streams (OpenAI and Anthropic ``"stream": true``, Gemini ``streamGenerateContent``) are answered
+with a complete ``text/event-stream`` body sent at once with a Content-Length. Faults apply to
+streaming requests too.
+
+Request bodies and API keys are never logged or printed (the last body of each route is kept in
+memory for ``last_body``).
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import socket
 import struct
 import sys
@@ -42,14 +54,20 @@ from types import TracebackType
 from typing import Any, NamedTuple
 
 from router.testing.faults import Fault
+from router.testing.wire import Reply, Wire
+from router.testing.wire_anthropic import AnthropicWire
+from router.testing.wire_gemini import GeminiWire
+from router.testing.wire_openai import OpenAIWire, error_body
 
 __all__ = ["FakeProviderServer", "RequestRecord", "main"]
 
-DEFAULT_COMPLETION_TOKENS = 8
 DEFAULT_CONTEXT_LIMIT = 128_000
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 32 * 1024 * 1024
 WILDCARD = "*"
+
+_OPENAI, _ANTHROPIC, _GEMINI = OpenAIWire(), AnthropicWire(), GeminiWire()
+_GEMINI_PATH = re.compile(r"/v1(?:beta)?/models/([^/:]+):(generateContent|streamGenerateContent)")
 
 _REASONS = {
     100: "Continue", 200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
@@ -59,24 +77,6 @@ _REASONS = {
     500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
     503: "Service Unavailable", 504: "Gateway Timeout", 529: "Site is overloaded",
 }
-
-# (type, code, message) of the OpenAI-shaped error body for a status fault.
-_ERROR_SHAPES: dict[int, tuple[str, str | None, str]] = {
-    400: ("invalid_request_error", None, "Bad request."),
-    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
-    403: ("permission_error", None, "You are not allowed to access this resource."),
-    404: ("invalid_request_error", "model_not_found", "The model does not exist."),
-    408: ("timeout", None, "Request timed out."),
-    409: ("invalid_request_error", None, "Conflict."),
-    422: ("invalid_request_error", None, "Unprocessable request."),
-    429: ("requests", "rate_limit_exceeded", "Rate limit reached. Please try again later."),
-    500: ("server_error", None, "The server had an error while processing your request."),
-    502: ("server_error", None, "Bad gateway."),
-    503: ("server_error", None, "The engine is currently overloaded, please try again later."),
-    504: ("server_error", None, "Gateway timeout."),
-    529: ("overloaded_error", None, "Overloaded."),
-}
-
 
 class RequestRecord(NamedTuple):
     """One chat request as the fake provider answered it.
@@ -107,12 +107,13 @@ class _Request(NamedTuple):
     headers: dict[str, str]
     body: bytes
     keep_alive: bool
+    query: str = ""
 
 
 class _RouteState:
     """Faults and counters of one route."""
 
-    __slots__ = ("script", "default", "requests", "outcomes", "last_headers", "context_limit")
+    __slots__ = ("script", "default", "requests", "outcomes", "last_headers", "last_body", "context_limit")
 
     def __init__(self) -> None:
         self.script: deque[Fault | None] = deque()
@@ -120,31 +121,8 @@ class _RouteState:
         self.requests = 0
         self.outcomes: dict[str, int] = {}
         self.last_headers: dict[str, str] | None = None
+        self.last_body: Any = None
         self.context_limit: int | None = None
-
-
-def error_body(
-    message: str, type_: str, code: str | None = None, param: str | None = None
-) -> dict[str, Any]:
-    """An OpenAI error object: ``{"error": {"message", "type", "param", "code"}}``."""
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
-
-
-def _estimate_prompt_tokens(messages: Any) -> int:
-    """About one token per four characters of message text, at least 1."""
-    chars = 0
-    if isinstance(messages, list):
-        for message in messages:
-            if not isinstance(message, dict):
-                continue
-            content = message.get("content")
-            if isinstance(content, str):
-                chars += len(content)
-            elif isinstance(content, list):
-                for part in content:
-                    if isinstance(part, dict) and isinstance(part.get("text"), str):
-                        chars += len(part["text"])
-    return max(1, chars // 4)
 
 
 class FakeProviderServer:
@@ -290,10 +268,14 @@ class FakeProviderServer:
         return f"{self.base}/v1"
 
     def url_for(self, route: str) -> str:
-        """The ``base_url`` of a separate route: ``http://HOST:PORT/r/<route>/v1``."""
+        """The OpenAI ``base_url`` of a separate route: ``http://HOST:PORT/r/<route>/v1``."""
+        return f"{self.base_for(route)}/v1"
+
+    def base_for(self, route: str) -> str:
+        """The Anthropic / Gemini ``base_url`` of a separate route: ``http://HOST:PORT/r/<route>``."""
         if not route or "/" in route or route == WILDCARD:
             raise ValueError(f"invalid route name {route!r}")
-        return f"{self.base}/r/{route}/v1"
+        return f"{self.base}/r/{route}"
 
     # -- faults -------------------------------------------------------------------------
 
@@ -323,7 +305,7 @@ class FakeProviderServer:
             self._route(route).context_limit = tokens
 
     def require_api_key(self, key: str | None) -> None:
-        """Require ``Authorization: Bearer <key>`` on ``/v1`` endpoints (None = no auth)."""
+        """Require ``key`` on the API endpoints, in each API's own header (None = no auth)."""
         self._api_key = key
 
     def reset(self) -> None:
@@ -375,6 +357,13 @@ class FakeProviderServer:
             if state is None or state.last_headers is None:
                 return None
             return dict(state.last_headers)
+
+    def last_body(self, route: str) -> Any:
+        """The parsed JSON body of the last chat request on ``route`` (None if none or not JSON).
+        Kept in memory for tests to inspect; never logged."""
+        with self._lock:
+            state = self._routes.get(route)
+            return None if state is None else state.last_body
 
     def stats(self) -> dict[str, Any]:
         """``{"total": N, "routes": {route: {"requests": n, "outcomes": {outcome: n}}}}``."""
@@ -475,8 +464,8 @@ class FakeProviderServer:
             if length > MAX_BODY_BYTES:
                 raise _BadRequest(413, "request body too large")
             body = await reader.readexactly(length) if length else b""
-        path = target.split("?", 1)[0]
-        return _Request(method.upper(), path, headers, body, keep_alive)
+        path, _, query = target.partition("?")
+        return _Request(method.upper(), path, headers, body, keep_alive, query)
 
     async def _read_chunked(self, reader: asyncio.StreamReader) -> bytes:
         chunks: list[bytes] = []
@@ -549,7 +538,19 @@ class FakeProviderServer:
         if path == "/v1/chat/completions":
             if request.method != "POST":
                 return self._method_not_allowed(writer, request, "POST")
-            return await self._chat(request, route, reader, writer)
+            return await self._chat(request, route, reader, writer, _OPENAI)
+        if path == "/v1/messages":
+            if request.method != "POST":
+                return self._method_not_allowed(writer, request, "POST")
+            return await self._chat(request, route, reader, writer, _ANTHROPIC)
+        gemini = _GEMINI_PATH.fullmatch(path)
+        if gemini is not None:
+            if request.method != "POST":
+                return self._method_not_allowed(writer, request, "POST")
+            stream = None
+            if gemini.group(2) == "streamGenerateContent":
+                stream = "sse" if "alt=sse" in request.query.split("&") else "array"
+            return await self._chat(request, route, reader, writer, _GEMINI, gemini.group(1), stream)
         if path == "/v1/models":
             if request.method != "GET":
                 return self._method_not_allowed(writer, request, "GET")
@@ -576,20 +577,12 @@ class FakeProviderServer:
                          keep_alive=request.keep_alive)
         return True
 
-    def _authorized(self, request: _Request) -> bool:
+    def _authorized(self, request: _Request, wire: Wire = _OPENAI) -> bool:
         key = self._api_key
-        return key is None or request.headers.get("authorization") == f"Bearer {key}"
+        return key is None or wire.key_ok(request.headers, key)
 
-    def _unauthorized(self, writer: asyncio.StreamWriter, request: _Request) -> bool:
-        if "authorization" not in request.headers:
-            message = ("You didn't provide an API key. You need to provide your API key in an "
-                       "Authorization header using Bearer auth.")
-            code = None
-        else:
-            message = "Incorrect API key provided."  # never echo the key
-            code = "invalid_api_key"
-        body = error_body(message, "invalid_request_error", code)
-        self._write_json(writer, 401, body, keep_alive=request.keep_alive)
+    def _unauthorized(self, writer: asyncio.StreamWriter, request: _Request, wire: Wire = _OPENAI) -> bool:
+        self._write_reply(writer, wire.unauthorized(request.headers), request.keep_alive)  # never echoes the key
         return True
 
     def _models(self, writer: asyncio.StreamWriter, request: _Request, route: str | None) -> None:
@@ -656,14 +649,19 @@ class FakeProviderServer:
         route: str | None,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
+        wire: Wire,
+        path_model: str | None = None,
+        stream: str | None = None,
     ) -> bool:
+        """Answer one chat request in ``wire``'s format. ``path_model`` is the model named in the
+        URL (Gemini); ``stream`` is set from the URL there, else from the body's ``stream``."""
         t = time.monotonic()
         keep_alive = request.keep_alive
         try:
             payload = json.loads(request.body)
         except (ValueError, UnicodeDecodeError):
             payload = None
-        model = payload.get("model") if isinstance(payload, dict) else None
+        model = path_model or (payload.get("model") if isinstance(payload, dict) else None)
         if not isinstance(model, str):
             model = None
         if route is None:
@@ -673,25 +671,29 @@ class FakeProviderServer:
             state.requests += 1
             count = state.requests
             state.last_headers = dict(request.headers)
+            state.last_body = payload
 
-        if not self._authorized(request):
-            self._record(route, model, 401, t)
-            return self._unauthorized(writer, request)
+        if not self._authorized(request, wire):
+            reply = wire.unauthorized(request.headers)
+            self._record(route, model, reply.status, t)
+            self._write_reply(writer, reply, keep_alive)
+            return True
         if not isinstance(payload, dict):
             self._record(route, model, 400, t)
-            body = error_body("We could not parse the JSON body of your request.",
-                              "invalid_request_error")
-            self._write_json(writer, 400, body, keep_alive=keep_alive)
+            self._write_reply(writer, wire.bad_request("We could not parse the JSON body of your request."), keep_alive)
             return True
-        problem = self._validate(payload)
-        if problem is not None:
-            self._record(route, model, 400, t)
-            self._write_json(writer, 400, error_body(problem[1], "invalid_request_error",
-                                                     None, problem[0]), keep_alive=keep_alive)
+        invalid = wire.invalid(payload)
+        if invalid is not None:
+            self._record(route, model, invalid.status, t)
+            self._write_reply(writer, invalid, keep_alive)
             return True
+        if path_model is None and payload.get("stream"):
+            stream = "sse"
 
         fault, context_limit = self._next_fault(route)
-        prompt_tokens = _estimate_prompt_tokens(payload["messages"])
+        if fault.kind == "stream_error" and stream is None:
+            fault = fault.as_status()
+        prompt_tokens = wire.prompt_tokens(payload)
         if fault.kind == "ok" and context_limit is not None and prompt_tokens > context_limit:
             fault = Fault("context_length", delay_s=fault.delay_s)
         outcome: int | str
@@ -708,18 +710,11 @@ class FakeProviderServer:
             await asyncio.sleep(fault.delay_s)
         kind = fault.kind
         if kind == "status":
-            self._write_status_fault(writer, fault, keep_alive)
+            self._write_reply(writer, wire.status_error(fault), keep_alive)
             return True
         if kind == "context_length":
             limit = context_limit or DEFAULT_CONTEXT_LIMIT
-            message = fault.message or (
-                f"This model's maximum context length is {limit} tokens. However, your "
-                f"messages resulted in {max(prompt_tokens, limit + 1)} tokens. Please reduce "
-                "the length of the messages."
-            )
-            body = error_body(message, "invalid_request_error", "context_length_exceeded",
-                              "messages")
-            self._write_json(writer, 400, body, keep_alive=keep_alive)
+            self._write_reply(writer, wire.context_error(limit, max(prompt_tokens, limit + 1), fault.message), keep_alive)
             return True
         if kind == "reset":
             self._abort(writer)
@@ -728,18 +723,16 @@ class FakeProviderServer:
             await self._wait_for_close(reader)
             return False
         if kind == "invalid_json":
-            self._write_response(writer, 200, b'{"id": "chatcmpl-broken", "choices": [{',
-                                 keep_alive=keep_alive)
+            self._write_response(writer, 200, wire.invalid_json, keep_alive=keep_alive)
             return True
 
-        body, content_type = self._success_body(payload, model, count, prompt_tokens)
-        if kind == "ok":
-            self._write_response(writer, 200, body, content_type=content_type,
-                                 keep_alive=keep_alive)
+        reply = wire.success(payload, model or "", count, prompt_tokens, stream, fault if kind == "stream_error" else None)
+        if kind in ("ok", "stream_error"):
+            self._write_reply(writer, reply, keep_alive)
             return True
-        half = body[: max(1, len(body) // 2)]
-        self._write_response(writer, 200, half, content_type=content_type,
-                             keep_alive=False, content_length=len(body))
+        half = reply.body[: max(1, len(reply.body) // 2)]
+        self._write_response(writer, 200, half, content_type=reply.content_type,
+                             keep_alive=False, content_length=len(reply.body))
         await writer.drain()
         if kind == "reset_mid_body":
             await asyncio.sleep(0.005)  # let the partial response leave before the RST
@@ -748,87 +741,9 @@ class FakeProviderServer:
             writer.close()
         return False
 
-    @staticmethod
-    def _validate(payload: dict[str, Any]) -> tuple[str, str] | None:
-        """(param, message) of the first invalid parameter, or None."""
-        if not isinstance(payload.get("model"), str) or not payload["model"]:
-            return "model", "you must provide a model parameter"
-        messages = payload.get("messages")
-        if not isinstance(messages, list) or not messages:
-            return "messages", "'messages' must be a non-empty array"
-        if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
-            return "messages", "each message must be an object with a 'role'"
-        for key in ("max_tokens", "max_completion_tokens"):
-            value = payload.get(key)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                                      or value < 1):
-                return key, f"'{key}' must be a positive integer"
-        return None
-
-    def _write_status_fault(self, writer: asyncio.StreamWriter, fault: Fault,
-                            keep_alive: bool) -> None:
-        status = fault.status_code
-        assert status is not None
-        default_type = "invalid_request_error" if status < 500 else "server_error"
-        type_, code, message = _ERROR_SHAPES.get(status, (default_type, None, f"Error {status}."))
-        headers = list(fault.headers)
-        if fault.retry_after is not None:
-            headers.append(("retry-after", fault.retry_after))
-        if fault.retry_after_ms is not None:
-            headers.append(("retry-after-ms", str(fault.retry_after_ms)))
-        body = error_body(fault.message or message, type_, fault.code_str or code)
-        self._write_json(writer, status, body, headers=headers, keep_alive=keep_alive)
-
-    @staticmethod
-    def _success_body(
-        payload: dict[str, Any], model: str | None, count: int, prompt_tokens: int
-    ) -> tuple[bytes, str]:
-        max_tokens = payload.get("max_completion_tokens") or payload.get("max_tokens")
-        completion_tokens = max_tokens if isinstance(max_tokens, int) else DEFAULT_COMPLETION_TOKENS
-        content = f"ok: {count}"
-        usage = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        }
-        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-        created = int(time.time())
-        if not payload.get("stream"):
-            body = {
-                "id": completion_id,
-                "object": "chat.completion",
-                "created": created,
-                "model": model,
-                "system_fingerprint": "fp_fake",
-                "choices": [{
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content, "refusal": None},
-                    "logprobs": None,
-                    "finish_reason": "stop",
-                }],
-                "usage": usage,
-            }
-            return json.dumps(body, separators=(",", ":")).encode(), "application/json"
-        base = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                "model": model, "system_fingerprint": "fp_fake"}
-        deltas: list[tuple[dict[str, Any], str | None]] = [
-            ({"role": "assistant", "content": ""}, None),
-            ({"content": content}, None),
-            ({}, "stop"),
-        ]
-        options = payload.get("stream_options")
-        include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-        events = []
-        for delta, finish in deltas:
-            chunk = dict(base, choices=[{"index": 0, "delta": delta, "logprobs": None,
-                                         "finish_reason": finish}])
-            if include_usage:
-                chunk["usage"] = None
-            events.append(chunk)
-        if include_usage:
-            events.append(dict(base, choices=[], usage=usage))
-        text = "".join(f"data: {json.dumps(e, separators=(',', ':'))}\n\n" for e in events)
-        return (text + "data: [DONE]\n\n").encode(), "text/event-stream; charset=utf-8"
+    def _write_reply(self, writer: asyncio.StreamWriter, reply: Reply, keep_alive: bool) -> None:
+        self._write_response(writer, reply.status, reply.body, content_type=reply.content_type,
+                             headers=reply.headers, keep_alive=keep_alive)
 
     @staticmethod
     def _abort(writer: asyncio.StreamWriter) -> None:
@@ -852,9 +767,10 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attune fake-provider",
         description=(
-            "Serve a fake OpenAI-compatible chat-completions API with injectable faults. "
-            "Inject faults at run time with POST /_control/faults; read counts at "
-            "GET /_control/stats."
+            "Serve fake LLM APIs with injectable faults: OpenAI chat completions "
+            "(/v1/chat/completions), Anthropic Messages (/v1/messages) and Gemini "
+            "(/v1beta/models/MODEL:generateContent). Inject faults at run time with "
+            "POST /_control/faults; read counts at GET /_control/stats."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
@@ -867,7 +783,8 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="added latency of every chat response")
     parser.add_argument("--seed", type=int, default=None, help="seed of the error draws")
     parser.add_argument("--require-key", metavar="ENV_VAR", default=None,
-                        help="require 'Authorization: Bearer <key>', the key read from ENV_VAR")
+                        help="require the key read from ENV_VAR ('Authorization: Bearer', "
+                             "'x-api-key' or 'x-goog-api-key', per API)")
     return parser
 
 
@@ -900,6 +817,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fake provider: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     print(f"fake provider listening on {server.url}", flush=True)
+    print(f"  Anthropic base_url {server.base}, Gemini base_url {server.base}", flush=True)
     stop = threading.Event()
     try:
         while not stop.wait(1.0):

@@ -4,8 +4,10 @@ A ``Fault`` is an immutable description of how the fake provider answers one req
 
 ==================  ==========================================================================
 ``ok``              success (``Fault.ok()``; ``Fault.delay(s)`` is success after ``s`` seconds)
-``status``          an OpenAI-shaped error response with that HTTP status
-``context_length``  400 with ``error.code == "context_length_exceeded"``
+``status``          an error response with that HTTP status, in the addressed API's error shape
+``context_length``  400 with the API's context-window error (OpenAI ``context_length_exceeded``)
+``stream_error``    a streamed request gets 200, its first content, then the API's error event
+                    for ``status`` (a request that does not stream gets the plain status error)
 ``reset``           the connection is reset (RST, SO_LINGER 0) before any response byte
 ``reset_mid_body``  headers and part of the body are sent, then the connection is reset
 ``truncate``        a body shorter than its Content-Length is sent, then the connection closes
@@ -27,6 +29,7 @@ JSON form (``Fault.to_json`` / ``Fault.from_json``), accepted by ``POST /_contro
      "message": "...", "code": "...", "headers": {"x-a": "b"}, "delay": 0.1}
     {"kind": "delay", "seconds": 0.5}     same as {"kind": "ok", "delay": 0.5}
     {"kind": "context_length", "delay": 0}
+    {"kind": "stream_error", "status": 529, "message": "..."}
     {"kind": "error_rate", "rate": 0.3, "faults": [503, "timeout"], "weights": [3, 1], "seed": 1}
 
 ``"timeout"`` is accepted as an alias of ``"hang"``.
@@ -51,10 +54,11 @@ FAULT_KINDS: tuple[str, ...] = (
     "reset",
     "reset_mid_body",
     "status",
+    "stream_error",
     "truncate",
 )
 
-_SIMPLE_KINDS = frozenset(FAULT_KINDS) - {"error_rate", "status"}
+_SIMPLE_KINDS = frozenset(FAULT_KINDS) - {"error_rate", "status", "stream_error"}
 _ALIASES = {"timeout": "hang", "success": "ok"}
 
 
@@ -81,9 +85,9 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {FAULT_KINDS}")
         if self.delay_s < 0:
             raise ValueError("delay must be >= 0")
-        if self.kind == "status":
+        if self.kind in ("status", "stream_error"):
             if self.status_code is None or not 400 <= self.status_code <= 599:
-                raise ValueError(f"status fault needs a 4xx/5xx code, got {self.status_code!r}")
+                raise ValueError(f"{self.kind} fault needs a 4xx/5xx code, got {self.status_code!r}")
         if self.kind == "error_rate":
             if not 0.0 <= self.rate <= 1.0:
                 raise ValueError(f"error rate must be in [0, 1], got {self.rate!r}")
@@ -127,6 +131,16 @@ class Fault:
     def context_length(cls, *, message: str | None = None) -> Fault:
         """400 invalid_request_error with code ``context_length_exceeded``."""
         return cls("context_length", message=message)
+
+    @classmethod
+    def stream_error(cls, code: int = 500, *, message: str | None = None, code_str: str | None = None) -> Fault:
+        """On a streamed request: the first content, then the API's error event for ``code``."""
+        return cls("stream_error", status_code=code, message=message, code_str=code_str)
+
+    def as_status(self) -> Fault:
+        """A ``stream_error`` as the plain status fault a request that does not stream gets."""
+        assert self.status_code is not None
+        return Fault("status", status_code=self.status_code, message=self.message, code_str=self.code_str, delay_s=self.delay_s)
 
     @classmethod
     def delay(cls, seconds: float) -> Fault:
@@ -203,6 +217,10 @@ class Fault:
     def to_json(self) -> Any:
         """The JSON form of this fault (see the module docstring)."""
         out: dict[str, Any] = {"kind": self.kind}
+        if self.kind == "stream_error":
+            out["status"] = self.status_code
+            if self.code_str is not None:
+                out["code"] = self.code_str
         if self.kind == "status":
             out["status"] = self.status_code
             for key, value in (
@@ -280,6 +298,11 @@ class Fault:
                 code_str=data.get("code"),
                 headers={str(k): str(v) for k, v in headers.items()},
             )
+        elif kind == "stream_error":
+            status = data.get("status", 500)
+            if not isinstance(status, int) or isinstance(status, bool):
+                raise ValueError("a stream_error fault's 'status' must be an integer")
+            fault = cls.stream_error(status, message=data.get("message"), code_str=data.get("code"))
         elif kind == "error_rate":
             raw_faults = data.get("faults")
             if raw_faults is not None and not isinstance(raw_faults, list):
