@@ -21,9 +21,12 @@ from router.settings import RouterSettings
 from router.streaming import AsyncChatCompletionStream, ChatCompletionChunk, ChatCompletionStream
 
 if TYPE_CHECKING:
+    from router.providers.anthropic import AnthropicProvider
+    from router.providers.gemini import GeminiProvider
     from router.providers.openai import OpenAIProvider
 
 __all__ = [
+    "AnthropicProvider",
     "AsyncChatCompletionStream",
     "AsyncClient",
     "AttuneError",
@@ -34,6 +37,7 @@ __all__ = [
     "Clock",
     "ConfigError",
     "Deployment",
+    "GeminiProvider",
     "InvalidRequestError",
     "LoopClock",
     "MemoryProvider",
@@ -53,8 +57,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name == "OpenAIProvider":  # imports httpx: loaded on first use
-        from router.providers.openai import OpenAIProvider
+    if name in ("AnthropicProvider", "GeminiProvider", "OpenAIProvider"):  # import httpx: loaded on first use
+        import router.providers
 
-        return OpenAIProvider
+        return getattr(router.providers, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,8 +11,10 @@
       openai/gpt-4o:
         model: gpt-4o                        # required
         provider: openai                     # label for telemetry and prices (default: key prefix)
-        api: openai                          # wire format (default openai: any OpenAI-compatible URL)
-        base_url: https://api.openai.com/v1
+        api: openai                          # wire format: openai (any OpenAI-compatible URL, the
+                                             # default) | anthropic (Messages API) | gemini (generateContent)
+        base_url: https://api.openai.com/v1  # default per api: https://api.openai.com/v1,
+                                             # https://api.anthropic.com, https://generativelanguage.googleapis.com
         api_key_env: OPENAI_API_KEY          # the key is read from this variable, never from the file
         price: {input_per_mtok: 2.5, output_per_mtok: 10}   # default: genai-prices
         context_window: 128000
@@ -25,6 +27,10 @@
         objective: reliability               # reliability | latency | cost
         cost_cap: 0.05
         errors: {timeout: {retry: false}}    # overrides of the error-rule table
+
+Deployments with the same ``api``, ``base_url`` and ``api_key_env`` (and no ``headers``) share
+one adapter, hence one connection pool. A Gemini ``base_url`` may end in its API version
+(``.../v1``); without one it is ``v1beta``.
 """
 
 from __future__ import annotations
@@ -46,7 +52,12 @@ __all__ = ["build_router", "load_config"]
 _TOP = {"telemetry", "settings", "deployments", "tiers"}
 _DEPLOYMENT = {"model", "provider", "api", "base_url", "api_key_env", "price", "context_window", "attempt_timeout_s", "headers"}
 _TIER = {"chain", "policy", "policies_by_task", "objective", "cost_cap", "errors"}
-_APIS = ("openai",)
+# api -> (adapter module, class name, default base_url); the module is imported when used
+_APIS: dict[str, tuple[str, str, str]] = {
+    "openai": ("router.providers.openai", "OpenAIProvider", "https://api.openai.com/v1"),
+    "anthropic": ("router.providers.anthropic", "AnthropicProvider", "https://api.anthropic.com"),
+    "gemini": ("router.providers.gemini", "GeminiProvider", "https://generativelanguage.googleapis.com"),
+}
 
 
 def load_config(source: str | PathLike[str] | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
@@ -109,9 +120,14 @@ def _settings(raw: Any, src: str) -> RouterSettings:
         raise ConfigError(str(exc), key="settings", source=src) from None
 
 
-def _deployments(raw: Any, src: str, connect_timeout_s: float) -> list[Deployment]:
-    from router.providers.openai import OpenAIProvider
+def _adapter_class(api: str) -> Any:
+    import importlib
 
+    module, name, _ = _APIS[api]
+    return getattr(importlib.import_module(module), name)
+
+
+def _deployments(raw: Any, src: str, connect_timeout_s: float) -> list[Deployment]:
     if not isinstance(raw, Mapping) or not raw:
         raise ConfigError("must map deployment names to their settings (at least one)", key="deployments", source=src)
     adapters: dict[tuple[str, str, str | None], Any] = {}
@@ -131,10 +147,10 @@ def _deployments(raw: Any, src: str, connect_timeout_s: float) -> list[Deploymen
         if not isinstance(model, str) or not model:
             raise ConfigError(f"missing or empty model name (got {model!r})", key=f"{path}.model", source=src)
         api = spec.get("api", "openai")
-        if api not in _APIS:
+        if not isinstance(api, str) or api not in _APIS:
             raise ConfigError(f"unsupported api {api!r}; supported: {list(_APIS)}", key=f"{path}.api", source=src)
         provider = spec.get("provider") or str(key).split("/", 1)[0]
-        base_url = spec.get("base_url", "https://api.openai.com/v1")
+        base_url = spec.get("base_url", _APIS[api][2])
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"must be an http(s) URL, got {base_url!r}", key=f"{path}.base_url", source=src)
         env = spec.get("api_key_env")
@@ -165,7 +181,7 @@ def _deployments(raw: Any, src: str, connect_timeout_s: float) -> list[Deploymen
         akey = (api, base_url, env)
         adapter = adapters.get(akey)
         if adapter is None or headers:
-            adapter = OpenAIProvider(
+            adapter = _adapter_class(api)(
                 base_url=base_url, api_key=api_key, name=provider, connect_timeout_s=connect_timeout_s, extra_headers=dict(headers or {})
             )
             if not headers:

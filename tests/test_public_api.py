@@ -12,7 +12,7 @@ import telemetry
 
 def test_router_exports() -> None:
     assert router.__all__ == sorted(router.__all__)
-    assert {"AsyncClient", "Client", "Router", "Deployment", "Tier", "RouterSettings", "RoutingError", "OpenAIProvider"} <= set(router.__all__)
+    assert {"AsyncClient", "Client", "Router", "Deployment", "Tier", "RouterSettings", "RoutingError", "OpenAIProvider", "AnthropicProvider", "GeminiProvider"} <= set(router.__all__)
     for name in router.__all__:
         assert getattr(router, name) is not None
 

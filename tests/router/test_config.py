@@ -102,3 +102,57 @@ def test_a_registered_custom_policy_is_usable_from_config(tmp_path: Path, monkey
     monkeypatch.setenv("ATTUNE_TEST_KEY", "sk-test")
     router = build_router(write(tmp_path, GOOD.replace("policy: static", "policy: reversed-test")))
     assert router.plan("capable").keys() == ["anthropic/claude-sonnet-4", "openai/gpt-4o"]
+
+
+THREE = """
+telemetry: false
+deployments:
+  openai/gpt-4o:
+    model: gpt-4o
+    api_key_env: ATTUNE_TEST_KEY
+  anthropic/claude-sonnet-4:
+    model: claude-sonnet-4
+    api: anthropic
+    api_key_env: ATTUNE_TEST_KEY
+  anthropic/claude-haiku:
+    model: claude-haiku
+    api: anthropic
+    api_key_env: ATTUNE_TEST_KEY
+  gemini/gemini-2.5-pro:
+    model: gemini-2.5-pro
+    api: gemini
+    api_key_env: ATTUNE_TEST_KEY
+  vertex-like/gemini-flash:
+    model: gemini-2.5-flash
+    api: gemini
+    base_url: http://127.0.0.1:9/v1
+tiers:
+  capable:
+    chain: [openai/gpt-4o, anthropic/claude-sonnet-4, gemini/gemini-2.5-pro]
+"""
+
+
+def test_api_anthropic_and_gemini_build_their_adapters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from router import AnthropicProvider, GeminiProvider, OpenAIProvider
+
+    monkeypatch.setenv("ATTUNE_TEST_KEY", "sk-config-canary")
+    router = build_router(write(tmp_path, THREE))
+    deps = router.deployments
+    kinds = {k: (type(d.adapter), d.adapter.base_url, d.provider) for k, d in deps.items()}
+    assert kinds["openai/gpt-4o"] == (OpenAIProvider, "https://api.openai.com/v1", "openai")
+    assert kinds["anthropic/claude-sonnet-4"] == (AnthropicProvider, "https://api.anthropic.com", "anthropic")
+    assert kinds["gemini/gemini-2.5-pro"] == (GeminiProvider, "https://generativelanguage.googleapis.com", "gemini")
+    assert kinds["vertex-like/gemini-flash"] == (GeminiProvider, "http://127.0.0.1:9", "vertex-like")
+    assert deps["vertex-like/gemini-flash"].adapter.api_version == "v1" and deps["gemini/gemini-2.5-pro"].adapter.api_version == "v1beta"
+    assert deps["anthropic/claude-sonnet-4"].adapter is deps["anthropic/claude-haiku"].adapter  # one pool per endpoint and key
+    assert all("sk-config-canary" not in repr(d.adapter) for d in deps.values())
+
+
+@pytest.mark.parametrize("value", ["claude", "[anthropic]", "OpenAI"])
+def test_a_bad_api_names_key_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("ATTUNE_TEST_KEY", "sk-test")
+    path = write(tmp_path, THREE.replace("api: gemini\n    api_key_env", f"api: {value}\n    api_key_env", 1))
+    with pytest.raises(ConfigError) as info:
+        build_router(path)
+    msg = str(info.value)
+    assert "deployments.gemini/gemini-2.5-pro.api" in msg and str(path) in msg and "['openai', 'anthropic', 'gemini']" in msg
