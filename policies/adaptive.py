@@ -24,6 +24,7 @@ skipped ones last before failing a caller.
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,6 +57,9 @@ class AdaptivePolicy(ScoredPolicy):
         hang_min_calls: int = 3,
         **health_options: Any,
     ) -> None:
+        # failures, breakers, holds and detected changes replan at once (the statistics'
+        # version), and a suspected hang has its own deadline: time alone replans rarely
+        health_options.setdefault("refresh_s", 2.0)
         super().__init__(**health_options)
         if probe_interval_s <= 0 or probe_min_calls < 1 or max_backoff < 0:
             raise ValueError("probe_interval_s must be > 0, probe_min_calls >= 1 and max_backoff >= 0")
@@ -81,8 +85,9 @@ class AdaptivePolicy(ScoredPolicy):
         e = self._cache.get(key)
         if e is not None and e.chain is chain and e.version == stats.version and ctx.now < e.expires:
             e.hits += 1
-            if e.unanswered < 0.0:
-                e.unanswered = ctx.now
+            lst = e.leader_st
+            if e.unanswered < 0.0 or (lst is not None and lst.last_answer_at >= e.unanswered):
+                e.unanswered = ctx.now  # the leader answered: this call opens a new silence window
                 e.unanswered_hits = e.hits
             if ctx.now < e.probe_due or e.hits - e.probe_hits < self.probe_min_calls:
                 return e.plan  # type: ignore[return-value]
@@ -134,10 +139,14 @@ class AdaptivePolicy(ScoredPolicy):
                     break
         if kept and kept[0].cand.key != lead:
             e.leader = kept[0].cand.key
+            e.leader_st = stats.get(e.leader)
             e.lead_since = now
             self._backoff.pop(e.leader, None)
             e.unanswered = now
             e.unanswered_hits = e.hits
+        hang_at = self._hang_deadline(e, stats)
+        if now < hang_at < e.expires:
+            e.expires = hang_at  # replan when the leader's silence would become a suspected hang
         return self.build(kept, skipped, notes, ctx)
 
     def _watch_leader(self, e: _Entry, now: float, stats: StatsRegistry) -> None:
@@ -145,12 +154,10 @@ class AdaptivePolicy(ScoredPolicy):
         lead = e.leader
         if lead is not None and lead not in self._suspects and e.unanswered >= 0.0:
             st = stats.get(lead)
-            done = max(st.last_success_at or 0.0, st.last_failure_at or 0.0)
-            if done >= e.unanswered:
+            if st.last_answer_at >= e.unanswered:
                 e.unanswered = -1.0  # it answered since: start again with the next call
             else:
-                p95 = st.latency_quantile_s(1.645)
-                wait = max(self.hang_factor * (p95 or 2.0), self.hang_min_s)
+                wait, p95 = self._hang_wait(st)
                 silent = now - e.unanswered
                 if silent > wait and e.hits - e.unanswered_hits >= self.hang_min_calls - 1:
                     self._suspects[lead] = (now, f"no answer for {silent:.1f}s (p95 {1000 * (p95 or 0):.0f} ms): hanging?")
@@ -158,6 +165,18 @@ class AdaptivePolicy(ScoredPolicy):
         if e.unanswered < 0.0:
             e.unanswered = now
             e.unanswered_hits = e.hits
+
+    def _hang_deadline(self, e: _Entry, stats: StatsRegistry) -> float:
+        """When the leader's current silence would exceed its hang threshold (inf if unwatched)."""
+        lead = e.leader
+        if lead is None or lead in self._suspects or e.unanswered < 0.0:
+            return _INF
+        return e.unanswered + self._hang_wait(stats.get(lead))[0] + 1e-3
+
+    def _hang_wait(self, st: Any) -> tuple[float, float | None]:
+        """How long the leader may stay silent before it is suspected, and its p95 latency."""
+        p95 = st.latency_quantile_s(1.645)
+        return max(self.hang_factor * (p95 or 2.0), self.hang_min_s), p95
 
     # -- probes -------------------------------------------------------------------------
     def _probe_candidates(self, e: _Entry, ctx: PlanContext) -> list[tuple[float, Any, int]]:
@@ -233,4 +252,4 @@ class AdaptivePolicy(ScoredPolicy):
         e.probe_due = min(x[0] for x in elig)
         order = (cand, *(c for c in plan.order if c is not cand))
         skipped = tuple(x for x in plan.skipped if x[0] is not cand)
-        return Plan(order=order, skipped=skipped, policy=self.name, notes={**plan.notes, "probe": k})
+        return Plan(order=order, skipped=skipped, policy=self.name, notes=ChainMap({"probe": k}, plan.notes))  # type: ignore[arg-type]

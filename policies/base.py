@@ -11,14 +11,15 @@ Policies compose in the manner of tenacity's strategies: ``health() | bandit()``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from policies.stats import StatsRegistry
 
-__all__ = ["Candidate", "Plan", "PlanContext", "Policy", "PolicyFn", "as_policy", "chain_policies"]
+__all__ = ["Candidate", "LazyNotes", "Plan", "PlanContext", "Policy", "PolicyFn", "as_policy", "chain_policies"]
 
 
 @runtime_checkable
@@ -47,6 +48,36 @@ class PlanContext:
     output_tokens: int = 0
 
 
+class LazyNotes(Mapping[str, Any]):
+    """A plan's notes, built by ``build()`` on first read: policies that replan often need
+    not format numbers nobody asks for. ``build`` must capture what it reports by value."""
+
+    __slots__ = ("_build", "_data")
+
+    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
+        self._build: Callable[[], dict[str, Any]] | None = build
+        self._data: dict[str, Any] = {}
+
+    def _get(self) -> dict[str, Any]:
+        build = self._build
+        if build is not None:
+            self._build = None
+            self._data = build()
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __repr__(self) -> str:
+        return f"LazyNotes({self._get()!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """Deployments to try, in order, and the ones skipped with a reason each."""
@@ -54,7 +85,7 @@ class Plan:
     order: tuple[Any, ...]
     skipped: tuple[tuple[Any, str], ...] = ()
     policy: str = "static"
-    notes: dict[str, Any] = field(default_factory=dict)
+    notes: Mapping[str, Any] = field(default_factory=dict)  # for people: explain() shows them
     order_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -111,7 +142,7 @@ def chain_policies(first: Policy, second: Policy) -> Policy:
         p2 = second.plan(p1.order, ctx, stats)
         order = p2.order if p2.order else p1.order
         skipped = p1.skipped + (p2.skipped if p2.order else ())
-        notes = {**p1.notes, **p2.notes}
+        notes = ChainMap(p2.notes, p1.notes)  # type: ignore[arg-type]  # read only when explained
         return Plan(order=order, skipped=skipped, policy=f"{first.name}|{second.name}", notes=notes)
 
     return _FnPolicy(plan, name=f"{first.name}|{second.name}")

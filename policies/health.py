@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from policies.base import Plan, PlanContext
+from policies.base import LazyNotes, Plan, PlanContext
 from policies.scoring import Estimate, estimate_chain
 from policies.stats import StatsRegistry
 
@@ -38,6 +38,7 @@ class _Entry:
         "plan",
         "hits",
         "leader",
+        "leader_st",
         "lead_since",
         "unanswered",
         "unanswered_hits",
@@ -54,6 +55,7 @@ class _Entry:
         self.plan: Plan | None = None
         self.hits = 0
         self.leader: str | None = None
+        self.leader_st: Any = None  # the leader's DeploymentStats (the hang watch reads it per call)
         self.lead_since = 0.0
         self.unanswered = -1.0  # time of the first call sent after the leader last answered
         self.unanswered_hits = 0
@@ -153,6 +155,8 @@ class ScoredPolicy:
         self, e: _Entry, chain: Sequence[Any], ctx: PlanContext, stats: StatsRegistry
     ) -> tuple[list[Estimate], list[tuple[Estimate, str]], dict[str, Any]]:
         """Estimates split into kept (ordered by score) and skipped (with reasons)."""
+        if self.per_task and not stats.track_tasks:
+            stats.track_tasks = True  # per-task evidence accrues from here on
         ests = estimate_chain(chain, ctx, stats, prior_p=self.prior_p, per_task=self.per_task)
         e.ests = ests
         e.expires = self.expiry(ests, ctx.now)
@@ -199,17 +203,27 @@ class ScoredPolicy:
     def build(
         self, kept: list[Estimate], skipped: list[tuple[Estimate, str]], notes: dict[str, Any], ctx: PlanContext
     ) -> Plan:
-        rows: dict[str, Any] = {}
-        for est in kept:
-            rows[est.cand.key] = {**est.as_dict(), "decision": "ordered", "regime": est.st.regime}
-        for est, why in skipped:
-            rows[est.cand.key] = {**est.as_dict(), "decision": "skipped", "reason": why, "regime": est.st.regime}
-        notes = {"objective": ctx.objective, "computed_at": ctx.now, **notes, "deployments": rows}
+        # the notes are formatted only if someone reads them (explain); estimates are not
+        # changed after this, but regimes are, so those are captured now
+        rows = [(est, "ordered", None, est.st.regime) for est in kept]
+        rows += [(est, "skipped", why, est.st.regime) for est, why in skipped]
+        objective, now = ctx.objective, ctx.now
+
+        def format_notes() -> dict[str, Any]:
+            by_key: dict[str, Any] = {}
+            for est, decision, why, regime in rows:
+                row = {**est.as_dict(), "decision": decision}
+                if why is not None:
+                    row["reason"] = why
+                row["regime"] = regime
+                by_key[est.cand.key] = row
+            return {"objective": objective, "computed_at": now, **notes, "deployments": by_key}
+
         return Plan(
             order=tuple(x.cand for x in kept),
             skipped=tuple((x[0].cand, x[1]) for x in skipped),
             policy=self.name,
-            notes=notes,
+            notes=LazyNotes(format_notes),
         )
 
     def __or__(self, other: Any) -> Any:

@@ -75,6 +75,7 @@ class DeploymentStats:
         "consecutive_failures",
         "consecutive_successes",
         "last_success_at",
+        "last_answer_at",
         "last_failure_at",
         "breaker_state",
         "breaker_open_until",
@@ -114,6 +115,7 @@ class DeploymentStats:
         self.consecutive_successes = 0
         self.last_success_at: float | None = None
         self.last_failure_at: float | None = None
+        self.last_answer_at = -1.0  # the later of the two (for the hang watch on the hot path)
         self.breaker_state = "closed"
         self.breaker_open_until = 0.0
         self.cooldown_until = 0.0
@@ -188,6 +190,7 @@ class DeploymentStats:
             self.f_lat_s1 += x
             self.f_lat_s2 += x * x
             self.last_success_at = now
+            self.last_answer_at = now
             had_failures = self.consecutive_failures > 0
             self.consecutive_failures = 0
             self.consecutive_successes += 1
@@ -207,6 +210,7 @@ class DeploymentStats:
         self.consecutive_failures += 1
         self.consecutive_successes = 0
         self.last_failure_at = now
+        self.last_answer_at = now
         self._test(now, None)
         return True
 
@@ -409,10 +413,18 @@ class StatsRegistry:
 
     ``version`` rises whenever a cached plan may be stale; ``track_minutes`` (set by the
     rollup refresher) keeps this instance's own per-minute attempt counts so rollups shared
-    through the store are not counted twice.
+    through the store are not counted twice. ``track_tasks`` keeps per-task-type statistics
+    from finished records (a policy with ``per_task=True`` turns it on; off, nobody reads them).
     """
 
-    def __init__(self, half_life_s: float = 300.0, fast_half_life_s: float = 15.0, *, per_task_min_weight: float = 30.0) -> None:
+    def __init__(
+        self,
+        half_life_s: float = 300.0,
+        fast_half_life_s: float = 15.0,
+        *,
+        per_task_min_weight: float = 30.0,
+        track_tasks: bool = False,
+    ) -> None:
         self.half_life_s = half_life_s
         self.fast_half_life_s = fast_half_life_s
         self.per_task_min_weight = per_task_min_weight
@@ -420,6 +432,7 @@ class StatsRegistry:
         self._by_key: dict[str, DeploymentStats] = {}
         self._by_task: dict[tuple[str, str], DeploymentStats] = {}
         self.track_minutes = False
+        self.track_tasks = track_tasks
         self.own_minutes: dict[tuple[int, str], list[int]] = {}
         self.output_tokens_ewma: float | None = None
         self.input_tokens_ewma: float | None = None
@@ -495,13 +508,13 @@ class StatsRegistry:
     # -- finished calls -----------------------------------------------------------------
     def observe_record(self, record: Any) -> None:
         """Fold a finished ``LLMCallRecord`` in: retries and calls per deployment, time to
-        first token, token sizes, and per-task-type attempt statistics."""
+        first token, token sizes, and (with ``track_tasks``) per-task-type attempt statistics."""
         if record is self._last_record:
             return  # two policies of one router forward the same record
         self._last_record = record
         task = record.task_type
         seen: str | None = None
-        by_task = self._by_task
+        by_task = self._by_task if self.track_tasks else None
         for a in record.attempts:
             outcome = a.outcome
             if outcome == "skipped" or outcome == "cancelled":
@@ -515,6 +528,8 @@ class StatsRegistry:
             elif key != seen:
                 st.calls += 1.0
             seen = key
+            if by_task is None:
+                continue
             tk = (key, task)
             ts = by_task.get(tk)
             if ts is None:

@@ -94,7 +94,8 @@ def test_plan_is_cached_until_stats_change_or_refresh() -> None:
     stats.observe("a", False, "server_error", 0.1, 10.2)
     assert pol.plan(ch, ctx(10.2), stats) is not p1
     p2 = pol.plan(ch, ctx(10.3), stats)
-    assert pol.plan(ch, ctx(11.0), stats) is not p2  # refresh_s passed
+    assert pol.plan(ch, ctx(10.2 + pol.refresh_s - 0.01), stats) is p2
+    assert pol.plan(ch, ctx(10.2 + pol.refresh_s + 0.01), stats) is not p2  # refresh_s passed
 
 
 def test_adaptive_demotes_a_provider_turning_unstable_before_its_breaker_trips() -> None:
@@ -191,6 +192,22 @@ def test_adaptive_suspects_a_leader_that_stops_answering() -> None:
         pytest.fail("a silent leader was never suspected")
     assert t < 400 / 20 + 15  # well before a 20 s attempt timeout would tell
     assert "no answer" in _skipped(plan)["primary"]
+
+
+def test_a_silent_leader_is_suspected_on_its_own_deadline_not_at_the_next_refresh() -> None:
+    ch = chain("primary", "backup")
+    stats = StatsRegistry()
+    pol = AdaptivePolicy(refresh_s=1e6, explore_interval_s=1e9)  # time alone never replans
+    t0 = feed(stats, "primary", 0.0, 400, rate=20, latency=0.9)
+    feed(stats, "backup", 0.0, 100, rate=5, latency=1.2)
+    assert _keys(pol.plan(ch, ctx(t0), stats))[0] == "primary"
+    t = t0
+    while _keys(pol.plan(ch, ctx(t), stats))[0] == "primary":
+        t += 0.05
+        assert t < t0 + 60, "a silent leader was never suspected"
+    # p95 is about 0.9 s, so the threshold is hang_min_s (8 s) from the first call after the
+    # last answer (t0 + 0.05), seen at the next call after it
+    assert t0 + pol.hang_min_s <= t <= t0 + pol.hang_min_s + 0.15
 
 
 def test_adaptive_hysteresis_keeps_the_leader_on_a_small_difference() -> None:

@@ -6,9 +6,9 @@ import math
 from datetime import datetime, timezone
 
 import pytest
-from policykit import feed
+from policykit import chain, ctx, feed
 
-from policies import DeploymentStats, StatsRegistry
+from policies import AdaptivePolicy, DeploymentStats, StatsRegistry
 from telemetry.records import AttemptRecord, LLMCallRecord
 
 
@@ -128,7 +128,7 @@ def _record(call_id: str, task: str, attempts: list[tuple[str, int, str, str | N
 
 
 def test_records_feed_retries_ttft_and_per_task_stats() -> None:
-    stats = StatsRegistry(per_task_min_weight=3)
+    stats = StatsRegistry(per_task_min_weight=3, track_tasks=True)
     stats.observe("a/x", True, None, 0.1, 10.0)
     rec = _record("c1", "code", [("a/x", 0, "error", "overloaded"), ("a/x", 1, "success", None)], ttft=200)
     stats.observe_record(rec)
@@ -142,6 +142,18 @@ def test_records_feed_retries_ttft_and_per_task_stats() -> None:
         stats.observe_record(_record(f"c{i + 2}", "code", [("a/x", 0, "success", None)]))
     assert stats.for_task("a/x", "code") is stats.task_stats("a/x", "code")
     assert stats.for_task("a/x", "chat") is st  # no evidence for that task: the deployment's
+
+
+def test_per_task_statistics_are_kept_only_when_a_policy_reads_them() -> None:
+    stats = StatsRegistry(per_task_min_weight=1)
+    rec = _record("c1", "code", [("p/a", 0, "success", None)])
+    stats.observe("p/a", True, None, 0.1, 10.0)
+    stats.observe_record(rec)
+    assert stats.task_stats("p/a", "code") is None and stats.get("p/a").calls == 1
+    AdaptivePolicy(per_task=True).plan(chain("p/a", "p/b"), ctx(10.0), stats)
+    assert stats.track_tasks
+    stats.observe_record(_record("c2", "code", [("p/a", 0, "success", None)]))
+    assert stats.task_stats("p/a", "code") is not None
 
 
 def _rollup(minute: float, dep: str, ok: int, fail: int, task: str = "default", latency_ms: float = 1000.0):  # type: ignore[no-untyped-def]
