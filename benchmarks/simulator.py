@@ -4,10 +4,15 @@ between the simulator and the router, and the default suite's wall time.
     .venv/bin/python benchmarks/simulator.py                 # everything (about 3-5 minutes)
     .venv/bin/python benchmarks/simulator.py --no-suite      # speed only
     .venv/bin/python benchmarks/simulator.py --results benchmarks/RESULTS.md
+    .venv/bin/python benchmarks/simulator.py --no-suite --instructions   # + callgrind counts
 
 The last line printed is one JSON object with at least ``calls_per_s`` and ``suite_s``.
 ``calls_per_s`` is per core: simulated calls divided by the process's CPU time, so other
 processes on the machine do not count against it; ``wall_calls_per_s`` is per wall second.
+``--instructions`` also counts CPU instructions per simulated call with valgrind's callgrind
+(a run of N calls minus a run of 1 call, divided by N - 1): unlike seconds, the count does not
+depend on how fast or how loaded the machine is, so it is the figure to compare across machines.
+
 ``--results FILE`` rewrites the ``## Simulator`` and ``## Policy results`` sections of FILE.
 """
 
@@ -19,6 +24,8 @@ import os
 import platform
 import random
 import re
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,6 +35,10 @@ from typing import Any
 # the import path so ``import telemetry`` finds the package
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+
+# the headline (calls_per_s) is the first; the default policy (adaptive) is measured as well
+SPEED_RUNS = (("steady-state", "static"), ("steady-state", "adaptive"), ("full-outage", "static"), ("full-outage", "adaptive"), ("steady-state", "cooldown"))
 
 
 def _speed(scenario: str, policy: str, calls: int, repeats: int) -> dict[str, float]:
@@ -43,6 +54,29 @@ def _speed(scenario: str, policy: str, calls: int, repeats: int) -> dict[str, fl
         best_cpu = max(best_cpu, calls / cpu)
         best_wall = max(best_wall, calls / wall)
     return {"cpu": best_cpu, "wall": best_wall}
+
+
+_ONE_RUN = "import sys; from router.sim import load_scenario, run_scenario; run_scenario(load_scenario(sys.argv[1]), sys.argv[2], seed=0, calls=int(sys.argv[3]), keep_series=False)"
+
+
+def _instructions_per_call(scenario: str, policy: str, n: int = 5000) -> float | None:
+    """CPU instructions per simulated call, counted by callgrind (None without valgrind)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    refs = []
+    for calls in (1, n + 1):
+        p = subprocess.run(
+            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-c", _ONE_RUN, scenario, policy, str(calls)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        m = re.search(r"refs:\s+([\d,]+)", p.stderr)
+        if m is None:
+            raise RuntimeError(f"no instruction count in callgrind's output: {p.stderr[-300:]}")
+        refs.append(int(m.group(1).replace(",", "")))
+    return (refs[1] - refs[0]) / n
 
 
 def _router_us_per_call(n: int = 30000) -> float:
@@ -125,19 +159,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-suite", action="store_true", help="skip the default suite")
+    ap.add_argument("--instructions", action="store_true", help="also count instructions per call with callgrind (about 2 minutes)")
     ap.add_argument("--results", metavar="FILE", help="rewrite the Simulator and Policy results sections of FILE")
     args = ap.parse_args(argv)
 
     load0 = os.getloadavg()[0]
     out: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count(), "loadavg_1m_start": round(load0, 2)}
     speeds = {}
-    for scenario, policy in (("steady-state", "static"), ("full-outage", "static"), ("steady-state", "cooldown")):
+    for scenario, policy in SPEED_RUNS:
         s = _speed(scenario, policy, args.calls, args.repeats)
         speeds[f"{scenario}/{policy}"] = s
         print(f"{scenario:<14} {policy:<9} {s['cpu']:>9,.0f} calls per CPU-second  {s['wall']:>9,.0f} per wall second", flush=True)
     out["calls_per_s"] = round(speeds["steady-state/static"]["cpu"])
     out["wall_calls_per_s"] = round(speeds["steady-state/static"]["wall"])
     out["speeds"] = {k: {kk: round(vv) for kk, vv in v.items()} for k, v in speeds.items()}
+    out["default_policy_calls_per_s"] = round(speeds["steady-state/adaptive"]["cpu"])
+    if args.instructions:
+        out["instructions_per_call"] = {f"{sc}/{pol}": round(_instructions_per_call(sc, pol) or 0) for sc, pol in (("steady-state", "static"), ("steady-state", "adaptive"))}
+        print(f"instructions per simulated call (callgrind): {out['instructions_per_call']}", flush=True)
     out["router_us_per_call"] = round(_router_us_per_call(), 1)
     out["sim_us_per_call"] = round(_sim_us_per_call(), 1)
     print(f"router alone: {out['router_us_per_call']} us CPU per call; simulator alone: {out['sim_us_per_call']} us CPU per call", flush=True)
@@ -180,6 +219,11 @@ Where the time goes, per call (CPU): the router alone (in-memory provider, seque
 {out['router_us_per_call']} µs; the simulator alone (arrival, task, virtual loop, simulated provider,
 one attempt) {out['sim_us_per_call']} µs.
 """
+    ins = out.get("instructions_per_call")
+    if ins:
+        sim += "\nCPU instructions per simulated call, counted by callgrind (5,000 calls minus 1; the same on any\nmachine, however fast or loaded, so compare these across machines rather than seconds): " + "; ".join(
+            f"{k} {v:,}" for k, v in ins.items()
+        ) + ".\n"
     if out.get("suite_s") is not None:
         sim += f"""
 Default suite (`attune bench`, every packaged scenario, {len(suite.order)} rows each, at most 10,000
