@@ -41,7 +41,9 @@ class BreakerSettings:
     min_volume: int = 20  # ...once at least this many were seen
     window: int = 50
     reset_timeout_s: float = 10.0  # first open period
-    max_open_s: float = 300.0  # cap of the doubling open period
+    # cap of the doubling open period: a dead deployment costs one probe a minute, and one that
+    # came back is back within a minute (300 s kept recovered deployments idle for minutes)
+    max_open_s: float = 60.0
     jitter: float = 0.2  # +/- share of the open period
 
     def __post_init__(self) -> None:
