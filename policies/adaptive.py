@@ -9,8 +9,10 @@ On top of ``health`` (see ``policies.health``) it adds:
 - hysteresis: the current first choice keeps its place unless another scores ``margin`` better;
 - bounded probes: a demoted deployment (or one with no recent evidence) is put first for one
   call once its last attempt is ``probe_interval_s`` old, at most one probe per
-  ``probe_min_calls`` calls of a (tier, task type); a failed probe doubles that deployment's
-  interval (up to ``2**max_backoff`` times). A healthy deployment that is not first is looked
+  ``probe_min_calls`` calls of a (tier, task type); a failed (or still unanswered) probe
+  doubles that deployment's interval (up to ``2**max_backoff`` times), and while it is degraded
+  and failing the interval starts at ``2**degraded_probe_level`` times. Probes are paced per
+  deployment across tiers and task types. A healthy deployment that is not first is looked
   at once per ``explore_interval_s`` (and ``explore_min_calls`` calls), to keep its numbers
   fresh, unless its optimistic score
   (upper bound of success, lower bound of latency) beats the leader's: then it is probed like a
@@ -52,6 +54,7 @@ class AdaptivePolicy(ScoredPolicy):
         explore_interval_s: float = 120.0,
         explore_min_calls: int = 50,
         max_backoff: int = 3,
+        degraded_probe_level: int = 2,
         hang_factor: float = 4.0,
         hang_min_s: float = 8.0,
         hang_min_calls: int = 3,
@@ -69,6 +72,7 @@ class AdaptivePolicy(ScoredPolicy):
         self.explore_interval_s = explore_interval_s
         self.explore_min_calls = explore_min_calls
         self.max_backoff = max_backoff
+        self.degraded_probe_level = min(degraded_probe_level, max_backoff)
         self.hang_factor = hang_factor
         self.hang_min_s = hang_min_s
         self.hang_min_calls = hang_min_calls
@@ -215,9 +219,33 @@ class AdaptivePolicy(ScoredPolicy):
                 self._judge_probe(cand.key, st)
                 due = max(st.breaker_open_until, self._probe_at.get(cand.key, -_INF) + self.probe_interval_s)
             else:
-                due = last + self.probe_interval_s * (1 << self._judge_probe(cand.key, st))
+                due = last + self.probe_interval_s * (1 << self._probe_level(cand.key, st))
             out.append((due if due > now - 1e9 else now, cand, min_calls))
         return out
+
+    def _next_probe_at(self, k: str) -> float:
+        """The earliest time ``k`` may be probed again: its interval after the last probe, one
+        level longer while that probe has not answered (a probe into a hang is not doubled up)."""
+        pa = self._probe_at.get(k)
+        if pa is None:
+            return -_INF
+        stats = self._stats
+        if stats is None:
+            return pa + self.probe_interval_s * (1 << self._backoff.get(k, 0))
+        st = stats.get(k)
+        level = self._probe_level(k, st)
+        if st.last_answer_at < pa:
+            level = min(level + 1, self.max_backoff)
+        return pa + self.probe_interval_s * (1 << level)
+
+    def _probe_level(self, k: str, st: Any) -> int:
+        """The backoff exponent of ``k``'s probes: from its probes' outcomes, and at least
+        ``degraded_probe_level`` while it is degraded and its last answer was a failure (a
+        deployment just demoted for failing is not probed every ``probe_interval_s``)."""
+        level = self._judge_probe(k, st)
+        if st.regime == "degraded" and st.consecutive_failures > 0 and level < self.degraded_probe_level:
+            return self.degraded_probe_level
+        return level
 
     def _judge_probe(self, k: str, st: Any) -> int:
         """The backoff exponent of ``k`` once its last probe's outcome is known: a failure
@@ -234,8 +262,11 @@ class AdaptivePolicy(ScoredPolicy):
 
     def _probe(self, e: _Entry, key: tuple[str, str, str, float | None], ctx: PlanContext) -> Plan:
         now = ctx.now
-        elig = self._eligible.get(key) or []
         since = e.hits - e.probe_hits
+        # probes are paced per deployment across every (tier, task type) entry, not per entry
+        elig = [(max(d, self._next_probe_at(c.key)), c, m) for d, c, m in self._eligible.get(key) or ()]
+        self._eligible[key] = elig
+        e.probe_due = min((x[0] for x in elig), default=_INF)
         due = [x for x in elig if x[0] <= now and since >= x[2]]
         plan = e.plan
         assert plan is not None

@@ -160,6 +160,7 @@ def test_adaptive_keeps_a_demoted_provider_out_while_probes_fail_and_backs_off()
     for i in range(8):
         t += 0.05
         stats.observe("primary", False, "server_error", 0.1, t)
+    demoted_at = t
     probe_times = []
     for i in range(2400):  # two minutes at 20 calls/s
         t += 0.05
@@ -171,8 +172,34 @@ def test_adaptive_keeps_a_demoted_provider_out_while_probes_fail_and_backs_off()
             assert _keys(plan)[0] == "backup"
             stats.observe("backup", True, None, 1.0, t + 1.0)
     gaps = [b - a for a, b in zip(probe_times, probe_times[1:])]
-    assert len(probe_times) <= 15  # 2 s doubling to 16 s: bounded
-    assert gaps[-1] >= 15.0 > gaps[0]
+    assert len(probe_times) <= 15  # 8 s (just demoted for failing) doubling to 16 s: bounded
+    assert probe_times[0] - demoted_at >= 2.0 * 2**pol.degraded_probe_level - 0.1
+    assert gaps[-1] >= 15.0 and gaps[0] >= 7.9
+
+
+def test_probes_are_paced_per_deployment_across_task_types_and_wait_for_an_answer() -> None:
+    ch = chain("primary", "backup")
+    stats = StatsRegistry()
+    pol = AdaptivePolicy(degraded_probe_level=0)  # 2 s between probes, to see the pacing itself
+    tasks = ("chat", "code", "summarize")
+    t = feed(stats, "primary", 0.0, 600, rate=20, fail_every=100)
+    t = feed(stats, "backup", 0.0, 200, rate=20)
+    for i in range(8):
+        t += 0.05
+        stats.observe("primary", False, "server_error", 0.1, t)
+    probe_times = []
+    for i in range(600):  # 30 s at 20 calls/s, the task types taking turns
+        t += 0.05
+        plan = pol.plan(ch, ctx(t, task=tasks[i % 3]), stats)
+        if plan.notes.get("probe") == "primary":
+            probe_times.append(t)  # hangs: no answer ever comes back
+        else:
+            stats.observe("backup", True, None, 1.0, t + 1.0)
+    gaps = [b - a for a, b in zip(probe_times, probe_times[1:])]
+    # one probe per interval for the deployment, not one per task type; and an unanswered
+    # probe counts as a failed one for the pacing (2 s -> 4 s, 8 s, 16 s), so none doubles up
+    assert gaps and min(gaps) >= 3.9
+    assert len(probe_times) <= 4
 
 
 def test_adaptive_suspects_a_leader_that_stops_answering() -> None:
