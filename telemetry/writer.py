@@ -112,6 +112,7 @@ class Writer:
         self.backoff = backoff
         self.clock = clock
         self.pending: deque[LLMCallRecord] = deque()
+        self.writing = 0  # records taken off ``pending`` for the write in progress
         self.markers: list[Marker] = []
         self.taken = 0  # records of this process taken off the queue
         self.done = 0  # of those: written, duplicate or dropped (FIFO, so a prefix)
@@ -160,7 +161,7 @@ class Writer:
             written=self.written,
             duplicates=self.duplicates,
             dropped=self.dropped,
-            pending=len(self.pending) + queued,
+            pending=len(self.pending) + self.writing + queued,
             spooled=len(self.spool) if self.spool is not None else 0,
             spilled=self.spilled,
             batches=self.batches,
@@ -305,8 +306,12 @@ class Writer:
                 first = self.taken - len(self.pending)
                 popleft = self.pending.popleft
                 batch = [popleft() for _ in range(n)]
-                if not self._write(batch):
+                self.writing = n  # still pending for stats() while the write is under way
+                ok = self._write(batch)
+                if not ok:
                     self.pending.extendleft(reversed(batch))
+                self.writing = 0
+                if not ok:
                     return
                 self._settle_range(first, n)
             else:
