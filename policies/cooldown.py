@@ -7,7 +7,8 @@
 - Connection errors never cool a deployment down and are not counted; client errors (400,
   404, 422, context length) are not counted either.
 - Retries: 2 per deployment with 0.5 s doubling backoff capped at 8 s; no circuit breakers,
-  no retry budget, Retry-After not honoured (``router_settings``, which the simulator applies).
+  no retry budget, Retry-After not honoured, timeouts retried whatever time is left
+  (``router_settings``, which the simulator applies).
 
 Cooled deployments are put at the end of the order rather than skipped: LiteLLM calls a
 cooled deployment only when every deployment is cooled; the router tries them only after
@@ -53,6 +54,7 @@ class CooldownPolicy:
             "breakers_enabled": False,
             "retry_budget_enabled": False,
             "honour_retry_after": False,
+            "keep_time_to_fall_back": False,
             "max_attempts_per_deployment": retries + 1,
             "backoff_initial_s": backoff_initial_s,
             "backoff_max_s": backoff_max_s,

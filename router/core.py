@@ -647,8 +647,16 @@ class _Call:
                 delay = max(delay, err.retry_after or 0.0)
             if not rt.budget.allows_retry():
                 return None
-            if clock.monotonic() + delay >= self.deadline:
+            retry_at = clock.monotonic() + delay
+            if retry_at >= self.deadline:
                 return None
+            if (
+                etype == "timeout"
+                and r.settings.keep_time_to_fall_back
+                and retry_at + 2.0 * rt.timeout > self.deadline
+                and self._others_available(dep)
+            ):
+                return None  # another timeout here would leave no time to fall back: fall back now
             if delay > 0:
                 await clock.sleep(delay)
             try:

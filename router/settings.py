@@ -20,13 +20,19 @@ class RouterSettings:
     backoff_initial_s: float = 0.25
     backoff_max_s: float = 8.0
     max_retry_after_s: float = 30.0  # a longer Retry-After is never waited for on the same deployment
+    # retry throttling per deployment (gRPC's token bucket): a failure costs a token, a success
+    # earns `ratio`, retries stop below half the tokens; a ratio of 1 stops them once more than
+    # half the attempts fail (where the breaker's failure-rate trip sits too)
     retry_budget_tokens: float = 10.0
-    retry_budget_ratio: float = 0.1
+    retry_budget_ratio: float = 1.0
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
     probe_when_all_open: bool = True  # try the deployment likeliest to have recovered
     breakers_enabled: bool = True  # False: no circuit breaking at all (a baseline's setting)
     retry_budget_enabled: bool = True  # False: retries never throttled by the shared budget
     honour_retry_after: bool = True  # False: a 429's Retry-After neither waits nor holds the deployment back
+    # after a timeout, retry the same deployment only if a second timeout there would still leave
+    # one attempt's time to fall back (while another deployment can take the call)
+    keep_time_to_fall_back: bool = True
 
     def __post_init__(self) -> None:
         for name in ("deadline_s", "attempt_timeout_s", "connect_timeout_s"):

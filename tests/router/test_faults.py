@@ -130,6 +130,23 @@ async def test_hang_is_cut_by_the_attempt_timeout(server: FakeProviderServer) ->
     await router.aclose()
 
 
+async def test_after_a_timeout_it_falls_back_while_there_is_time_to(server: FakeProviderServer) -> None:
+    # a second 0.4 s timeout at A would leave 0.2 s of the 1 s deadline: too little for B's 0.3 s
+    router, sink = build(server, attempt_timeout_s=0.4, deadline_s=1.0)
+    server.set_default("a", Fault.hang())
+    server.set_default("b", Fault.delay(0.3))
+    resp = await router.acompletion("capable", MSGS)
+    assert resp.deployment == B
+    assert [(d, n, o) for d, n, o, _ in outcomes(sink)] == [(A, 0, "error"), (B, 0, "success")]
+    await router.aclose()
+    # the rule switched off (as the cooldown baseline runs): A's retry runs the deadline out
+    router, sink = build(server, attempt_timeout_s=0.4, deadline_s=1.0, keep_time_to_fall_back=False)
+    with pytest.raises(RoutingError):
+        await router.acompletion("capable", MSGS)
+    assert [(d, n) for d, n, _, _ in outcomes(sink)][:2] == [(A, 0), (A, 1)]
+    await router.aclose()
+
+
 @pytest.mark.parametrize(
     ("fault", "error_type"),
     [(Fault.reset(), "connection"), (Fault.reset_mid_body(), "connection"), (Fault.truncate(), "invalid_response"), (Fault.invalid_json(), "invalid_response")],

@@ -28,6 +28,25 @@ def test_budget_drains_on_failures_and_refills_on_successes() -> None:
     assert b.tokens == 10
 
 
+def test_the_default_budget_throttles_once_more_than_half_the_attempts_fail() -> None:
+    s = RouterSettings()
+
+    def run(fail_every: int, fails: int, n: int = 2000) -> bool:
+        b = RetryBudget(s.retry_budget_tokens, s.retry_budget_ratio)
+        throttled = 0
+        for i in range(n):
+            if i % fail_every < fails:
+                b.on_failure()
+            else:
+                b.on_success()
+            throttled += not b.allows_retry()
+        return throttled > n // 10
+
+    assert not run(5, 2)  # 40 % of attempts fail (a brownout): retries go on
+    assert run(5, 3)  # 60 % fail: retries stop
+    assert run(1, 1)  # an outage: retries stop after a few failures
+
+
 def failing(n: int) -> MemoryProvider:
     return MemoryProvider("openai", fail_with=[OverloadedError("busy", status=503)] * n)
 

@@ -40,6 +40,7 @@ def test_it_is_registered_and_carries_litellm_like_router_settings() -> None:
         "breakers_enabled": False,
         "retry_budget_enabled": False,
         "honour_retry_after": False,
+        "keep_time_to_fall_back": False,
         "max_attempts_per_deployment": 3,
         "backoff_initial_s": 0.5,
         "backoff_max_s": 8.0,
