@@ -454,10 +454,11 @@ class _Call:
                     return result
                 if self._stop_now():
                     break
-            if not self.sent_any and held_back and r.settings.probe_when_all_open and not self._stop_now():
-                # every deployment was held back: as Envoy's panic routing, try them anyway,
-                # likeliest to have recovered first, one attempt each and no retries (failing
-                # fast while some deployment may answer turns a partial outage into a full one)
+            if held_back and r.settings.probe_when_all_open and not self._stop_now():
+                # what was open to the call failed (or nothing was): as Envoy's panic routing, try
+                # the held-back deployments anyway before failing the caller, likeliest to have
+                # recovered first, one attempt each and no retries (failing fast while some
+                # deployment may answer turns a partial outage into a full one)
                 opened = sorted(
                     (h for h in held_back if h[1] != "retry_after"),
                     key=lambda h: (r._rt[h[2].key].breaker.probe_in_flight, h[0]),
