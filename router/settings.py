@@ -26,7 +26,8 @@ class RouterSettings:
     retry_budget_tokens: float = 10.0
     retry_budget_ratio: float = 1.0
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
-    probe_when_all_open: bool = True  # try the deployment likeliest to have recovered
+    # panic routing: before failing a call, one attempt at each deployment it held back
+    probe_when_all_open: bool = True
     breakers_enabled: bool = True  # False: no circuit breaking at all (a baseline's setting)
     retry_budget_enabled: bool = True  # False: retries never throttled by the shared budget
     honour_retry_after: bool = True  # False: a 429's Retry-After neither waits nor holds the deployment back

@@ -307,12 +307,11 @@ class Writer:
                 popleft = self.pending.popleft
                 batch = [popleft() for _ in range(n)]
                 self.writing = n  # still pending for stats() while the write is under way
-                ok = self._write(batch)
-                if not ok:
+                if not self._write(batch):
                     self.pending.extendleft(reversed(batch))
-                self.writing = 0
-                if not ok:
+                    self.writing = 0
                     return
+                self.writing = 0
                 self._settle_range(first, n)
             else:
                 return
