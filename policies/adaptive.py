@@ -64,8 +64,11 @@ class AdaptivePolicy(ScoredPolicy):
         # version), and a suspected hang has its own deadline: time alone replans rarely
         health_options.setdefault("refresh_s", 2.0)
         super().__init__(**health_options)
-        if probe_interval_s <= 0 or probe_min_calls < 1 or max_backoff < 0:
-            raise ValueError("probe_interval_s must be > 0, probe_min_calls >= 1 and max_backoff >= 0")
+        if probe_interval_s <= 0 or probe_min_calls < 1 or max_backoff < 0 or degraded_probe_level < 0:
+            raise ValueError(
+                "probe_interval_s must be > 0, probe_min_calls >= 1, max_backoff >= 0 and degraded_probe_level >= 0; "
+                f"got {probe_interval_s!r}, {probe_min_calls!r}, {max_backoff!r}, {degraded_probe_level!r}"
+            )
         self.margin = margin
         self.probe_interval_s = probe_interval_s
         self.probe_min_calls = probe_min_calls

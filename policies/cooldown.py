@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from policies.base import Plan, PlanContext
+from policies.static import StaticPolicy
 
 __all__ = ["CooldownPolicy"]
 
@@ -61,7 +62,7 @@ class CooldownPolicy:
         }
         self.cooled: dict[str, float] = {}  # deployment -> wall time its cooldown ends
         self._minute: dict[str, list[int]] = {}  # deployment -> [minute, successes, failures]
-        self._cache: dict[int, tuple[Sequence[Any], Plan]] = {}
+        self._as_written = StaticPolicy(self.name)  # the plan while nothing is cooled down
 
     # -- learning --------------------------------------------------------------------------
     def _count(self, key: str, t: float, failed: bool) -> tuple[int, int]:
@@ -111,12 +112,7 @@ class CooldownPolicy:
             for k in [k for k, until in cooled.items() if until <= now]:
                 del cooled[k]
         if not cooled:
-            hit = self._cache.get(id(chain))
-            if hit is not None and hit[0] is chain:
-                return hit[1]
-            plan = Plan(order=tuple(chain), policy=self.name)
-            self._cache[id(chain)] = (chain, plan)
-            return plan
+            return self._as_written.plan(chain, ctx, stats)
         warm = [c for c in chain if c.key not in cooled]
         cold = sorted((c for c in chain if c.key in cooled), key=lambda c: cooled[c.key])
         notes = {"cooled_down": {c.key: round(cooled[c.key] - ctx.now, 3) for c in cold}}

@@ -13,11 +13,13 @@ __all__ = ["StaticPolicy"]
 
 class StaticPolicy:
     """Try deployments in the configured order; breakers and Retry-After windows are still
-    honoured by the router's gate. The plan is built once per chain and reused."""
+    honoured by the router's gate. The plan is built once per chain and reused. ``name`` labels
+    the plans (a policy that falls back on the chain as written passes its own)."""
 
     name = "static"
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "static") -> None:
+        self.name = name
         self._cache: dict[int, tuple[Sequence[Any], Plan]] = {}
 
     def plan(self, chain: Sequence[Any], ctx: PlanContext, stats: StatsRegistry) -> Plan:
