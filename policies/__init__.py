@@ -3,8 +3,9 @@
 from policies.adaptive import AdaptivePolicy
 from policies.bandit import BanditPolicy
 from policies.base import Candidate, Plan, PlanContext, Policy, as_policy, chain_policies
+from policies.cooldown import CooldownPolicy
 from policies.health import HealthPolicy
-from policies.registry import get_policy, policy_names, register_policy
+from policies.registry import get_policy, policy_names, register_policy, unregister_policy
 from policies.static import StaticPolicy
 from policies.stats import DeploymentStats, StatsRegistry
 
@@ -12,6 +13,7 @@ __all__ = [
     "AdaptivePolicy",
     "BanditPolicy",
     "Candidate",
+    "CooldownPolicy",
     "DeploymentStats",
     "HealthPolicy",
     "Plan",
@@ -24,4 +26,5 @@ __all__ = [
     "get_policy",
     "policy_names",
     "register_policy",
+    "unregister_policy",
 ]

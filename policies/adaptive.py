@@ -217,10 +217,10 @@ class AdaptivePolicy(ScoredPolicy):
                 else:
                     due = last + self.probe_interval_s
                 min_calls = self.explore_min_calls
-            elif st.breaker_state == "open":
+            elif st.holds.breaker_state == "open":
                 # the breaker's open period is already a backoff: probe as soon as it ends
                 self._judge_probe(cand.key, st)
-                due = max(st.breaker_open_until, self._probe_at.get(cand.key, -_INF) + self.probe_interval_s)
+                due = max(st.holds.breaker_open_until, self._probe_at.get(cand.key, -_INF) + self.probe_interval_s)
             else:
                 due = last + self.probe_interval_s * (1 << self._probe_level(cand.key, st))
             out.append((due if due > now - 1e9 else now, cand, min_calls))

@@ -72,8 +72,6 @@ class BanditPolicy(ScoredPolicy):
         hard_keys = {id(x[0]) for x in skipped if self.hard_reason(x[0].cand, x[0].st, ctx, x[0].price) is not None}
         kept = kept + [x[0] for x in skipped if id(x[0]) not in hard_keys]
         skipped = [x for x in skipped if id(x[0]) in hard_keys]
-        if not kept:
-            kept, skipped = [x[0] for x in skipped], []
         ests = e.ests
         price_mean = sum(x.price for x in ests) / len(ests) if ests else 0.0
         time_mean = (sum(x.t_ok for x in ests) / len(ests)) if ests else 1.0
@@ -81,8 +79,8 @@ class BanditPolicy(ScoredPolicy):
         arms = []
         for x in kept:
             st = x.st
-            a = st.successes + self.prior_n * self.prior_p
-            b = st.failures + self.prior_n * (1.0 - self.prior_p)
+            a = st.slow.successes + self.prior_n * self.prior_p
+            b = st.slow.failures + self.prior_n * (1.0 - self.prior_p)
             arms.append(
                 (
                     x.cand,

@@ -114,13 +114,9 @@ class ScoredPolicy:
 
     # -- recomputation ------------------------------------------------------------------
     def hard_reason(self, cand: Any, st: Any, ctx: PlanContext, price: float) -> str | None:
-        now = ctx.now
-        if st.misconfigured:
-            return f"misconfigured: {st.misconfigured}"
-        if st.breaker_state == "open" and st.breaker_open_until > now:
-            return f"circuit open ({st.breaker_open_until - now:.1f}s left)"
-        if st.cooldown_until > now:
-            return f"{st.cooldown_reason or 'retry_after'} ({st.cooldown_until - now:.1f}s left)"
+        why = st.holds.reason(ctx.now)
+        if why is not None:
+            return why
         cw = getattr(cand, "context_window", None)
         need = ctx.input_tokens + ctx.output_tokens
         if cw and need > cw:
@@ -145,8 +141,8 @@ class ScoredPolicy:
     def expiry(self, ests: list[Estimate], now: float) -> float:
         exp = now + self.refresh_s
         for e in ests:
-            st = e.st
-            for t in (st.cooldown_until, st.breaker_open_until):
+            h = e.st.holds
+            for t in (h.cooldown_until, h.breaker_open_until):
                 if now < t < exp:
                     exp = t
         return exp

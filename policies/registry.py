@@ -5,14 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["get_policy", "policy_names", "register_policy"]
+__all__ = ["get_policy", "policy_names", "register_policy", "unregister_policy"]
 
 _FACTORIES: dict[str, Callable[..., Any]] = {}
+_BUILTIN = frozenset({"static", "cooldown", "health", "bandit", "adaptive"})
 
 
 def register_policy(name: str, factory: Callable[..., Any]) -> None:
     """Make ``factory(**options)`` available as ``policy: <name>`` in config files."""
     _FACTORIES[name] = factory
+
+
+def unregister_policy(name: str) -> None:
+    """Forget a name given to ``register_policy`` (built-in names cannot be removed)."""
+    if name in _BUILTIN:
+        raise ValueError(f"{name!r} is a built-in policy and cannot be unregistered")
+    if _FACTORIES.pop(name, None) is None:
+        raise ValueError(f"no policy registered as {name!r}")
 
 
 def policy_names() -> list[str]:
@@ -35,11 +44,12 @@ def _load_builtins() -> None:
         return
     from policies.adaptive import AdaptivePolicy
     from policies.bandit import BanditPolicy
+    from policies.cooldown import CooldownPolicy
     from policies.health import HealthPolicy
     from policies.static import StaticPolicy
 
     register_policy("static", StaticPolicy)
-    register_policy("cooldown", lambda **options: __import__("policies.cooldown").cooldown.CooldownPolicy(**options))
+    register_policy("cooldown", CooldownPolicy)
     register_policy("health", HealthPolicy)
     register_policy("bandit", BanditPolicy)
     register_policy("adaptive", AdaptivePolicy)

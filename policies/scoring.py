@@ -119,14 +119,14 @@ def estimate_chain(
             e.t_ok_opt = min(known) if known else default_t
         st = e.st
         # mean time of a failed attempt, shrunk towards a quick error (a quarter of a success)
-        e.t_fail = (st.fail_lat_sum + FAIL_PRIOR_N * 0.25 * e.t_ok) / (st.failures + FAIL_PRIOR_N)
+        e.t_fail = (st.slow.fail_lat_sum + FAIL_PRIOR_N * 0.25 * e.t_ok) / (st.slow.failures + FAIL_PRIOR_N)
     weights = OBJECTIVE_WEIGHTS.get(ctx.objective, OBJECTIVE_WEIGHTS["reliability"])
     price_mean = sum(e.price for e in out) / len(out) if out else 0.0
     time_mean = sum(e.t_ok for e in out) / len(out) if out else 1.0
     for e in out:
         price_n = e.price / price_mean if price_mean > 0 else 0.0
         # score at a lower confidence bound of p: sparse evidence does not win the lead
-        half = math.sqrt(e.p * (1.0 - e.p) / (e.st.attempts + 2.0))
+        half = math.sqrt(e.p * (1.0 - e.p) / (e.st.slow.attempts + 2.0))
         p = e.p - half
         p = p if p > 1e-3 else 1e-3
         e.cost = e.cost_at(p, price_n, time_mean or 1.0, weights)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -21,3 +23,20 @@ def postgres_url() -> str:
     if not url:
         pytest.skip("ATTUNE_TEST_POSTGRES_URL is not set (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test); .ci/run sets it")
     return url
+
+
+@pytest.fixture
+def registered_policy() -> Iterator[Callable[[str, Callable[..., Any]], None]]:
+    """``register_policy`` for one test: every name registered through it is removed after."""
+    from policies import policy_names, register_policy, unregister_policy
+
+    names: list[str] = []
+
+    def register(name: str, factory: Callable[..., Any]) -> None:
+        register_policy(name, factory)
+        names.append(name)
+
+    yield register
+    for name in dict.fromkeys(names):
+        if name in policy_names():
+            unregister_policy(name)

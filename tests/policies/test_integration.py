@@ -63,7 +63,7 @@ async def test_warm_start_and_explain_from_the_store(tmp_path: object) -> None:
     try:
         ref = RollupRefresher(fresh, src, lookback_s=600.0)
         assert await ref.warm_start(now) >= 2
-        assert fresh.get("p/a").failures > 1.0 and fresh.get("q/b").successes > 10.0
+        assert fresh.get("p/a").slow.failures > 1.0 and fresh.get("q/b").slow.successes > 10.0
         assert fresh.get("p/a").p_success() < fresh.get("q/b").p_success()
         assert await ref.refresh(now + 5.0) == 0  # nothing new
     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from policykit import chain, ctx, feed
 
@@ -71,17 +73,22 @@ def test_health_skips_for_hard_reasons_with_reasons() -> None:
     assert any("context window 1000" in s for s in plan.notes["all_unhealthy"])
 
 
-@pytest.mark.parametrize("policy", [HealthPolicy(), AdaptivePolicy(), BanditPolicy(seed=1)])
-def test_nothing_is_ever_skipped_entirely(policy: object) -> None:
+@pytest.mark.parametrize("held_back", [True, False], ids=["breakers-open", "all-failing"])
+@pytest.mark.parametrize("make", [HealthPolicy, AdaptivePolicy, lambda: BanditPolicy(seed=1)], ids=["health", "adaptive", "bandit"])
+def test_nothing_is_ever_skipped_entirely(make: Any, held_back: bool) -> None:
+    """When every deployment has a reason to be skipped, none is: all are ordered, and the
+    notes say why each was unwell."""
     ch = chain("a", "b", "c")
     stats = StatsRegistry()
     t = 0.0
     for key in ("a", "b", "c"):
         t = feed(stats, key, t, 50, fail_every=1)  # every attempt fails
-        stats.set_breaker(key, "open", 1e9)
-    plan = policy.plan(ch, ctx(t), stats)  # type: ignore[attr-defined]
-    assert plan.order
-    assert {c.key for c in plan.order} | {c.key for c, _ in plan.skipped} == {"a", "b", "c"}
+        if held_back:
+            stats.set_breaker(key, "open", 1e9)
+    plan = make().plan(ch, ctx(t), stats)
+    assert sorted(_keys(plan)) == ["a", "b", "c"]
+    assert plan.skipped == ()
+    assert len(plan.notes["all_unhealthy"]) == 3
 
 
 def test_plan_is_cached_until_stats_change_or_refresh() -> None:
@@ -118,7 +125,7 @@ def test_adaptive_demotes_a_provider_turning_unstable_before_its_breaker_trips()
             demoted_after = i + 1
             break
     assert demoted_after is not None and demoted_after <= 60
-    assert stats.get("primary").breaker_state == "closed"
+    assert stats.get("primary").holds.breaker_state == "closed"
     assert "primary" in _skipped(plan) or _keys(plan)[-1] == "primary"
 
 
@@ -287,3 +294,23 @@ def test_policies_compose_and_plain_functions_are_policies() -> None:
     assert _keys(plan) == ["c", "b"]
     assert "a" in _skipped(plan)
     assert plan.policy == "health|reverse"
+
+
+def test_a_registered_policy_can_be_removed_and_builtins_cannot(registered_policy: Any) -> None:
+    from policies import CooldownPolicy, unregister_policy
+
+    registered_policy("static-copy-test", StaticPolicy)
+    assert "static-copy-test" in policy_names()
+    unregister_policy("static-copy-test")
+    assert "static-copy-test" not in policy_names()
+    registered_policy("static-copy-test", StaticPolicy)  # the fixture removes it after the test
+    with pytest.raises(ValueError, match="built-in"):
+        unregister_policy("adaptive")
+    with pytest.raises(ValueError, match="no policy registered as 'nope'"):
+        unregister_policy("nope")
+    assert isinstance(get_policy("cooldown"), CooldownPolicy)
+
+
+def test_no_test_left_a_policy_registered() -> None:
+    """Runs after the tests above (file order): whatever they registered is gone."""
+    assert not [n for n in policy_names() if n.endswith("-test")]

@@ -17,8 +17,8 @@ def test_counts_halve_after_a_half_life() -> None:
     for i in range(10):
         st.observe(True, None, 1.0, 100.0)
     st.decay_to(160.0)
-    assert st.attempts == pytest.approx(5.0)
-    assert st.f_attempts == pytest.approx(10 * 2**-4)
+    assert st.slow.attempts == pytest.approx(5.0)
+    assert st.fast.attempts == pytest.approx(10 * 2**-4)
 
 
 def test_success_latency_moments_and_quantiles() -> None:
@@ -37,7 +37,7 @@ def test_caller_errors_do_not_count_against_health() -> None:
     st = DeploymentStats("a")
     for i in range(5):
         st.observe(False, "bad_request", 0.1, float(i))
-    assert st.attempts == 0 and st.failures == 0
+    assert st.slow.attempts == 0 and st.slow.failures == 0
 
 
 def test_a_run_of_failures_is_a_degradation_and_bumps_the_version() -> None:
@@ -102,7 +102,8 @@ def test_breaker_cooldown_and_misconfiguration_bump_the_version() -> None:
     stats.set_cooldown("a", 20.0, "retry_after")  # an earlier end does not shorten it
     stats.flag_misconfigured("a", "auth failed")
     st = stats.get("a")
-    assert (st.breaker_state, st.breaker_open_until, st.cooldown_until, st.misconfigured) == ("open", 50.0, 30.0, "auth failed")
+    h = st.holds
+    assert (h.breaker_state, h.breaker_open_until, h.cooldown_until, h.misconfigured) == ("open", 50.0, 30.0, "auth failed")
     assert stats.version == v + 3
 
 
@@ -184,7 +185,7 @@ def test_rollups_warm_start_decayed_by_age() -> None:
     n = stats.load_rollups([_rollup(5880.0, "a/x", 60, 40), _rollup(0.0, "a/x", 1000, 0)], now)
     assert n == 1  # the hour-old minute has decayed to nothing
     st = stats.get("a/x")
-    assert st.attempts == pytest.approx(100 * 2 ** (-90 / 60), rel=1e-6)
+    assert st.slow.attempts == pytest.approx(100 * 2 ** (-90 / 60), rel=1e-6)
     assert st.p_success() < 0.75
     assert math.exp(st.latency_log_moments()[1]) == pytest.approx(1.0, rel=0.1)  # type: ignore[index]
     assert st.error_shares() == {"server_error": 1.0}
@@ -195,7 +196,7 @@ def test_rollups_minus_own_attempts_count_only_other_instances() -> None:
     stats.track_minutes = True
     for i in range(10):
         stats.observe("a/x", True, None, 1.0, 6000.0 + i)
-    before = stats.get("a/x").successes
+    before = stats.get("a/x").slow.successes
     stats.load_rollups([_rollup(6000.0, "a/x", 30, 0)], 6020.0, subtract_own=True)
-    added = stats.get("a/x").successes - before * 2 ** (-(6020.0 - 6009.0) / 60)
+    added = stats.get("a/x").slow.successes - before * 2 ** (-(6020.0 - 6009.0) / 60)
     assert added == pytest.approx(20, rel=0.05)

@@ -1,5 +1,6 @@
 """Config files: a working one builds a router; each mistake names the key and the file."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -92,13 +93,13 @@ def test_missing_section_and_bad_yaml(tmp_path: Path) -> None:
         build_router(tmp_path / "nope.yaml")
 
 
-def test_a_registered_custom_policy_is_usable_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from policies import Plan, as_policy, register_policy
+def test_a_registered_custom_policy_is_usable_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registered_policy: Callable[..., None]) -> None:
+    from policies import Plan, as_policy
 
     def reversed_chain(chain, ctx, stats):  # type: ignore[no-untyped-def]
         return Plan(order=tuple(reversed(chain)), policy="reversed")
 
-    register_policy("reversed-test", lambda: as_policy(reversed_chain))
+    registered_policy("reversed-test", lambda: as_policy(reversed_chain))
     monkeypatch.setenv("ATTUNE_TEST_KEY", "sk-test")
     router = build_router(write(tmp_path, GOOD.replace("policy: static", "policy: reversed-test")))
     assert router.plan("capable").keys() == ["anthropic/claude-sonnet-4", "openai/gpt-4o"]
