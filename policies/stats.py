@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from policies.changes import after_failure, after_success
+from policies.folds import fold_record, fold_rollups
 from policies.holds import Holds
 from policies.windows import Window, log_latency
 
@@ -163,6 +164,16 @@ class DeploymentStats:
         self.regime_reason = reason
 
     # -- reads --------------------------------------------------------------------------
+    @property
+    def misconfigured(self) -> str | None:
+        """Why its key was rejected (``holds.misconfigured``), or ``None``."""
+        return self.holds.misconfigured
+
+    @property
+    def breaker_state(self) -> str:
+        """Its breaker's state as the router last reported it (``holds.breaker_state``)."""
+        return self.holds.breaker_state
+
     def p_success(self, prior_p: float = 0.95, prior_n: float | None = None) -> float:
         """Attempt success probability: the slow window shrunk towards ``prior_p`` with weight
         ``prior_n`` (default 10, or 2 after a detected degradation, whose evidence then
@@ -371,39 +382,7 @@ class StatsRegistry:
         if record is self._last_record:
             return  # two policies of one router forward the same record
         self._last_record = record
-        task = record.task_type
-        seen: str | None = None
-        by_task = self._by_task if self.track_tasks else None
-        for a in record.attempts:
-            outcome = a.outcome
-            if outcome == "skipped" or outcome == "cancelled":
-                continue
-            key = a.deployment
-            st = self._by_key.get(key)
-            if st is None:
-                st = self.get(key)
-            if a.retry_number:
-                st.retries += 1.0
-            elif key != seen:
-                st.calls += 1.0
-            seen = key
-            if by_task is None:
-                continue
-            tk = (key, task)
-            ts = by_task.get(tk)
-            if ts is None:
-                ts = self.task_entry(key, task)
-            # the router observed this attempt a moment ago: its clock time is the deployment's
-            ts.observe(outcome == "success", a.error_type, a.latency_ms * 0.001, st.updated_at or 0.0)
-        if record.success:
-            if record.ttft_ms is not None:
-                st = self.get(record.deployment or f"{record.provider}/{record.model}")
-                t = record.ttft_ms / 1000.0
-                st.ttft_ewma_s = t if st.ttft_ewma_s is None else st.ttft_ewma_s + 0.1 * (t - st.ttft_ewma_s)
-            o = self.output_tokens_ewma
-            self.output_tokens_ewma = float(record.output_tokens) if o is None else o + 0.05 * (record.output_tokens - o)
-            i = self.input_tokens_ewma
-            self.input_tokens_ewma = float(record.input_tokens) if i is None else i + 0.05 * (record.input_tokens - i)
+        fold_record(self, record)
 
     # -- warm start from the store's rollups --------------------------------------------
     def load_rollups(self, rollups: Iterable[Any], now: float, *, subtract_own: bool = False) -> int:
@@ -415,8 +394,6 @@ class StatsRegistry:
         ``subtract_own`` this instance's own attempts of those minutes (``track_minutes``)
         are taken out first, so refreshes add only what other instances saw.
         """
-        from policies.rollup_fold import fold_rollups
-
         return fold_rollups(self, rollups, now, subtract_own=subtract_own)
 
     def task_entry(self, key: str, task: str) -> DeploymentStats:
