@@ -16,14 +16,14 @@ from router.errors import (
     UnknownModelError,
 )
 from router.providers import MemoryProvider, Provider, ProviderRequest, ProviderResponse
-from router.response import ChatCompletion
 from router.settings import RouterSettings
-from router.streaming import AsyncChatCompletionStream, ChatCompletionChunk, ChatCompletionStream
+from router.streaming import AsyncChatCompletionStream, ChatCompletionStream
 
 if TYPE_CHECKING:
     from router.providers.anthropic import AnthropicProvider
     from router.providers.gemini import GeminiProvider
     from router.providers.openai import OpenAIProvider
+    from router.types import ChatCompletion, ChatCompletionChunk
 
 __all__ = [
     "AnthropicProvider",
@@ -61,4 +61,8 @@ def __getattr__(name: str) -> Any:
         import router.providers
 
         return getattr(router.providers, name)
+    if name in ("ChatCompletion", "ChatCompletionChunk"):  # pydantic models: loaded on first use
+        import router.types
+
+        return getattr(router.types, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

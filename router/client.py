@@ -11,11 +11,13 @@ import asyncio
 import threading
 from collections.abc import Coroutine, Mapping, Sequence
 from os import PathLike
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from router.core import Router
-from router.response import ChatCompletion
 from router.streaming import AsyncChatCompletionStream, ChatCompletionStream
+
+if TYPE_CHECKING:
+    from router.types import ChatCompletion
 
 __all__ = ["AsyncClient", "Client"]
 

@@ -22,7 +22,7 @@ import os
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from policies.base import Plan, PlanContext, as_policy
 from policies.stats import StatsRegistry
@@ -37,6 +37,7 @@ from router.errors import (
     RateLimitedError,
     RoutingError,
     UnknownModelError,
+    routing_error,
 )
 from router.providers.base import ProviderRequest
 from router.resilience._pybreaker import pybreaker
@@ -51,8 +52,13 @@ from router.resilience.retry import (
 )
 from router.resilience.shared import RedisSharedState
 from router.resilience.timeouts import AttemptTimeouts
-from router.response import ChatCompletion
+from router.options import CallOptions, plain_messages, split_call_options
+from router.facts import RoutingFacts
+from router.response import routed_completion
 from router.streaming import AsyncChatCompletionStream, one_shot_stream
+
+if TYPE_CHECKING:
+    from router.types.chat import ChatCompletion
 from router.settings import RouterSettings
 from telemetry.records import AttemptRecord, LLMCallRecord, SkippedDeployment
 
@@ -90,12 +96,14 @@ def _resolve_policy(spec: Any) -> Any:
 
 
 def _check_messages(messages: Any) -> list[Mapping[str, Any]]:
-    """``messages`` as a list, or ``InvalidRequestError`` naming what is wrong."""
+    """``messages`` as a list of dicts (SDK/router message objects converted), or
+    ``InvalidRequestError`` naming what is wrong."""
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
         raise InvalidRequestError(
             f"messages must be a non-empty list of {{'role': ..., 'content': ...}} dicts, got {type(messages).__name__}",
             argument="messages",
         )
+    messages = plain_messages(messages)
     if not messages:
         raise InvalidRequestError("messages must be a non-empty list of {'role': ..., 'content': ...} dicts, got an empty list", argument="messages")
     for i, m in enumerate(messages):
@@ -113,6 +121,9 @@ def _estimate_tokens(messages: list[Mapping[str, Any]]) -> int:
     for m in messages:
         if type(m) is not dict or type(m.get("role")) is not str:
             return -1
+        calls = m.get("tool_calls")
+        if calls is not None and (type(calls) is not list or any(type(c) is not dict for c in calls)):
+            return -1  # tool call objects (SDK/router) to convert first
         c = m.get("content")
         if type(c) is str:
             n += len(c)
@@ -152,6 +163,8 @@ class Router:
         learn_from_telemetry: bool = True,
         id_prefix: str | None = None,
     ) -> None:
+        import router.types  # noqa: F401 - the response models (pydantic), loaded here rather than on the first call
+
         self.settings = settings or RouterSettings()
         self.clock: Clock = clock or SystemClock()
         self.rng = rng or random.Random()
@@ -306,6 +319,9 @@ class Router:
         if est_tokens < 0:
             messages = _check_messages(messages)
             est_tokens = _estimate_tokens(messages)
+        options = split_call_options(params) if params else None  # the SDK's timeout/extra_*/max_retries
+        if options is not None and deadline_s is None:
+            deadline_s = options.deadline_s
         stream = bool(params.pop("stream", False)) if params else False
         if deadline_s is not None and (type(deadline_s) not in (int, float) or deadline_s <= 0):
             raise InvalidRequestError(f"deadline_s must be a number > 0, got {deadline_s!r}", argument="deadline_s")
@@ -317,6 +333,7 @@ class Router:
         deadline = t0 + (deadline_s or self.settings.deadline_s)
         plan = self._plan(tier, task_type, now, est_tokens)
         call = _Call(self, tier, plan, task_type, tags, messages, params, est_tokens, t0, now, deadline)
+        call.options = options
         if stream:
             call.stream = True
         return await call.run()
@@ -401,6 +418,7 @@ class _Call:
         "n_skipped",
         "stream",
         "started_dt",
+        "options",
     )
 
     def __init__(
@@ -440,6 +458,7 @@ class _Call:
         self.n_skipped = 0
         self.stream = False  # stream=True: the attempt ends at the first chunk, see router.streaming
         self.started_dt = _fromts(started, _UTC)
+        self.options: CallOptions | None = None  # the SDK's request options, when given
 
     async def run(self) -> ChatCompletion:
         r = self.r
@@ -547,6 +566,9 @@ class _Call:
         self.last_key = key
         msgs = self.messages
         request = ProviderRequest(dep.model, msgs if type(msgs) is list else list(msgs), self.params, self.task_type, self.est_tokens)
+        opts = self.options
+        if opts is not None:
+            request.extra_headers, request.extra_query, request.extra_body = opts.extra_headers, opts.extra_query, opts.extra_body
         adapter = dep.adapter
         send = one_shot_stream(adapter) if self.stream else adapter.send
         rules = self.tier.rules
@@ -642,7 +664,7 @@ class _Call:
                 state = new_retry_state(a0, rules)
             set_failure(state, err, a0 + latency)  # monotonic, like the state's start
             delay = r.retry.next_delay(state)
-            if delay is None:
+            if delay is None or (opts is not None and opts.max_retries is not None and retry_number >= opts.max_retries):
                 return None
             if wait_retry_after:
                 delay = max(delay, err.retry_after or 0.0)
@@ -767,17 +789,8 @@ class _Call:
         if resp.ttft_s is not None:
             rec.ttft_ms = int(resp.ttft_s * 1000)
         self._emit(rec)
-        return ChatCompletion(
-            resp.response_id or f"chatcmpl-{self.call_id}",
-            int(self.started),
-            resp.model or dep.model,
-            resp,
-            dep.provider,
-            dep.key,
-            self.call_id,
-            rec.fallback_used,
-            self.retries,
-        )
+        facts = RoutingFacts(dep.provider, dep.key, self.call_id, rec.fallback_used, self.retries)
+        return routed_completion(resp, facts, created=int(self.started), model=dep.model)
 
     def _open_stream(self, dep: Deployment, rec: LLMCallRecord, pstream: Any, first_at: float) -> AsyncChatCompletionStream:
         """Hand the caller the stream; the record is completed and written when it ends."""
@@ -798,9 +811,10 @@ class _Call:
             self._emit(rec)
             return rec
 
-        return AsyncChatCompletionStream(
-            pstream, finish, provider=dep.provider, deployment=dep.key, call_id=self.call_id, est_input=self.est_tokens
-        )
+        facts = RoutingFacts(dep.provider, dep.key, self.call_id, rec.fallback_used, self.retries)
+        opts = self.params.get("stream_options")
+        wants_usage = isinstance(opts, Mapping) and bool(opts.get("include_usage"))
+        return AsyncChatCompletionStream(pstream, finish, facts=facts, est_input=self.est_tokens, include_usage=wants_usage)
 
     def _finish_failure(self, error_type: str | None, message: str | None, *, raise_error: bool) -> RoutingError | None:
         r = self.r
@@ -821,7 +835,7 @@ class _Call:
         rec.error_type = error_type
         rec.error_message = message[:500]
         self._emit(rec)
-        err = RoutingError(
+        err = routing_error(
             message, error_type=error_type, call_id=self.call_id, attempts=self.attempts, record=rec, last_error=exc
         )
         return err if raise_error else None

@@ -25,7 +25,7 @@ from the status code and the provider's error code/message only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from telemetry.records import AttemptRecord, LLMCallRecord
@@ -48,6 +48,7 @@ __all__ = [
     "ServerError",
     "UnknownModelError",
     "error_class_for",
+    "routing_error",
 ]
 
 
@@ -86,6 +87,7 @@ class ProviderError(AttuneError):
     """One attempt failed. ``error_type`` is the taxonomy name stored in telemetry."""
 
     error_type = "server_error"
+    response: Any = None  # the provider's non-2xx answer (an ``httpx.Response``), when there was one
 
     def __init__(
         self,
@@ -180,7 +182,21 @@ def error_class_for(error_type: str) -> type[ProviderError]:
 
 class RoutingError(AttuneError):
     """A routed call failed. ``attempts`` holds every attempt made (and every skip), in order;
-    ``record`` is the telemetry record written for the call."""
+    ``record`` is the telemetry record written for the call.
+
+    Routed failures are raised as subclasses named like the OpenAI SDK's exceptions
+    (``router.sdk_errors``; subclasses of the SDK's own when ``openai`` is installed), with the
+    SDK's attributes: ``status_code``, ``body``, ``request_id``, ``message``, ``response``,
+    ``request``, ``code``, ``param``, ``type``."""
+
+    status_code: int | None = None
+    body: object | None = None
+    request_id: str | None = None
+    response: Any = None
+    request: Any = None
+    code: str | None = None
+    param: str | None = None
+    type: str | None = None
 
     def __init__(
         self,
@@ -192,9 +208,28 @@ class RoutingError(AttuneError):
         record: LLMCallRecord | None = None,
         last_error: BaseException | None = None,
     ) -> None:
-        super().__init__(message)
+        Exception.__init__(self, message)  # not super(): the SDK's __init__ (later in the MRO) wants an HTTP response
+        self.message = message
         self.error_type = error_type
         self.call_id = call_id
         self.attempts = attempts
         self.record = record
         self.last_error = last_error
+
+
+def routing_error(
+    message: str,
+    *,
+    error_type: str,
+    call_id: str,
+    attempts: list[AttemptRecord],
+    record: LLMCallRecord | None = None,
+    last_error: BaseException | None = None,
+) -> RoutingError:
+    """The ``RoutingError`` to raise for a failed call, of the SDK-named class its failure maps
+    to (see ``router.sdk_errors.sdk_class_for``)."""
+    from router.sdk_errors import build_routing_error
+
+    return build_routing_error(
+        message, error_type=error_type, call_id=call_id, attempts=attempts, record=record, last_error=last_error
+    )

@@ -1,114 +1,56 @@
-"""OpenAI-shaped responses: ``resp.choices[0].message.content``, ``resp.usage``, plus which
-deployment served the call (``resp.provider``, ``resp.deployment``, ``resp.call_id``).
+"""The routed call's response: ``router.types.ChatCompletion`` (the OpenAI SDK's shape), built
+lazily from the provider's JSON body, or, for adapters that translate another wire format,
+from the body they assembled.
 
-``choices`` and ``usage`` are built from the provider's answer on first access: a caller
-that reads them pays for them once, and routing itself does not.
+The routing facts (``resp.provider``, ``resp.deployment``, ``resp.call_id``,
+``resp.fallback_used``, ``resp.retry_count``) are attributes, left out of every dump, so
+``resp.model_dump()`` is what the provider sent.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from router.facts import RoutingFacts
 from router.providers.base import ProviderResponse
 
-__all__ = ["ChatCompletion", "Choice", "CompletionUsage", "Message"]
+if TYPE_CHECKING:
+    from router.types.chat import ChatCompletion
+
+__all__ = ["ChatCompletion", "completion_body", "routed_completion"]
 
 
-@dataclass(slots=True)
-class Message:
-    role: str
-    content: str | None
-    tool_calls: list[dict[str, Any]] | None = None
+def completion_body(resp: ProviderResponse, *, id_: str, created: int, model: str) -> dict[str, Any]:
+    """The ``chat.completion`` body of ``resp``: the provider's own when the adapter kept it,
+    else one assembled from the adapter's fields."""
+    if resp.body is not None:
+        return resp.body
+    message = resp.message if resp.message is not None else {"role": "assistant", "content": resp.content}
+    return {
+        "id": resp.response_id or id_,
+        "object": "chat.completion",
+        "created": created,
+        "model": resp.model or model,
+        "choices": [{"index": 0, "message": message, "finish_reason": resp.finish_reason, "logprobs": None}],
+        "usage": {
+            "prompt_tokens": resp.input_tokens,
+            "completion_tokens": resp.output_tokens,
+            "total_tokens": resp.input_tokens + resp.output_tokens,
+        },
+    }
 
 
-@dataclass(slots=True)
-class Choice:
-    index: int
-    message: Message
-    finish_reason: str | None = "stop"
+def routed_completion(resp: ProviderResponse, facts: RoutingFacts, *, created: int, model: str) -> ChatCompletion:
+    """The ``ChatCompletion`` handed to the caller (validated on first read)."""
+    body = completion_body(resp, id_=f"chatcmpl-{facts.call_id}", created=created, model=model)
+    from router.types.chat import ChatCompletion  # loaded with the Router (pydantic: kept off ``import router``)
+
+    return ChatCompletion.lazy(body, _routing=facts, _request_id=resp.request_id)
 
 
-@dataclass(slots=True)
-class CompletionUsage:
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
+def __getattr__(name: str) -> Any:
+    if name == "ChatCompletion":
+        from router.types.chat import ChatCompletion
 
-
-class ChatCompletion:
-    """The shape of OpenAI's ``chat.completion`` object, with routing facts added."""
-
-    __slots__ = ("id", "created", "model", "provider", "deployment", "call_id", "fallback_used", "retry_count", "_raw", "_choices", "_usage")
-
-    object = "chat.completion"
-
-    def __init__(
-        self,
-        id: str,  # noqa: A002 - the OpenAI field name
-        created: int,
-        model: str,
-        raw: ProviderResponse,
-        provider: str = "",
-        deployment: str = "",
-        call_id: str = "",
-        fallback_used: bool = False,
-        retry_count: int = 0,
-    ) -> None:
-        self.id = id
-        self.created = created
-        self.model = model
-        self.provider = provider  # provider family that served the call
-        self.deployment = deployment  # deployment key that served the call
-        self.call_id = call_id  # the telemetry record's call id
-        self.fallback_used = fallback_used
-        self.retry_count = retry_count
-        self._raw = raw
-        self._choices: list[Choice] | None = None
-        self._usage: CompletionUsage | None = None
-
-    @property
-    def choices(self) -> list[Choice]:
-        if self._choices is None:
-            raw = self._raw
-            msg = raw.message
-            message = (
-                Message("assistant", raw.content)
-                if msg is None
-                else Message(msg.get("role", "assistant"), msg.get("content"), msg.get("tool_calls"))
-            )
-            self._choices = [Choice(0, message, raw.finish_reason)]
-        return self._choices
-
-    @property
-    def usage(self) -> CompletionUsage:
-        if self._usage is None:
-            raw = self._raw
-            self._usage = CompletionUsage(raw.input_tokens, raw.output_tokens, raw.input_tokens + raw.output_tokens)
-        return self._usage
-
-    def model_dump(self) -> dict[str, Any]:
-        """A plain dict, as ``openai``'s pydantic models give."""
-        return {
-            "id": self.id,
-            "object": self.object,
-            "created": self.created,
-            "model": self.model,
-            "choices": [asdict(c) for c in self.choices],
-            "usage": asdict(self.usage),
-            "provider": self.provider,
-            "deployment": self.deployment,
-            "call_id": self.call_id,
-            "fallback_used": self.fallback_used,
-            "retry_count": self.retry_count,
-        }
-
-    to_dict = model_dump
-
-    def __repr__(self) -> str:
-        return f"ChatCompletion(id={self.id!r}, model={self.model!r}, deployment={self.deployment!r}, usage={self.usage!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ChatCompletion) and self.model_dump() == other.model_dump()
-
-    __hash__ = None  # type: ignore[assignment]
+        return ChatCompletion
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

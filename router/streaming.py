@@ -1,5 +1,10 @@
 """Streaming responses in the OpenAI SDK's shape: ``stream=True`` returns a stream of
-``ChatCompletionChunk`` objects (``chunk.choices[0].delta.content``).
+``router.types.ChatCompletionChunk`` objects (``chunk.choices[0].delta.content``,
+``delta.tool_calls[i].function.arguments``), every choice of an ``n>1`` stream included.
+
+The router always asks the provider for usage (the record needs the tokens), but the caller
+sees usage only when it asked (``stream_options={"include_usage": True}``), as from the SDK:
+then the last chunk carries ``usage`` and no choices; otherwise no chunk carries usage.
 
 The router routes a streaming call like any other until the first chunk arrives: failures
 before it are retried and fall back as usual, and the first chunk's arrival is the time to
@@ -12,65 +17,31 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from router.errors import ConnectionFailedError, ProviderError, RoutingError
+from router.errors import ConnectionFailedError, ProviderError, routing_error
 from router.providers.base import ProviderRequest, ProviderResponse
+from router.facts import RoutingFacts
 
 if TYPE_CHECKING:
+    from router.types.chat_chunk import ChatCompletionChunk
     from telemetry.records import LLMCallRecord
 
 __all__ = ["AsyncChatCompletionStream", "ChatCompletionChunk", "ChatCompletionStream", "ProviderStream", "one_shot_stream"]
 
 
-@dataclass(slots=True)
-class Delta:
-    role: str | None = None
-    content: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
+def _chunk_type() -> type[ChatCompletionChunk]:
+    from router.types.chat_chunk import ChatCompletionChunk  # loaded with the Router (pydantic: kept off ``import router``)
+
+    return ChatCompletionChunk
 
 
-@dataclass(slots=True)
-class ChunkChoice:
-    index: int
-    delta: Delta
-    finish_reason: str | None = None
-
-
-@dataclass(slots=True)
-class ChunkUsage:
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-@dataclass(slots=True)
-class ChatCompletionChunk:
-    """One ``chat.completion.chunk``, with the routing facts of its call."""
-
-    id: str
-    created: int
-    model: str
-    choices: list[ChunkChoice]
-    usage: ChunkUsage | None = None
-    provider: str = ""
-    deployment: str = ""
-    call_id: str = ""
-    object: str = "chat.completion.chunk"
-
-    @classmethod
-    def from_wire(cls, data: dict[str, Any], *, provider: str, deployment: str, call_id: str) -> ChatCompletionChunk:
-        choices = []
-        for c in data.get("choices") or ():
-            d = c.get("delta") or {}
-            choices.append(ChunkChoice(c.get("index", 0), Delta(d.get("role"), d.get("content"), d.get("tool_calls")), c.get("finish_reason")))
-        u = data.get("usage")
-        usage = None
-        if isinstance(u, dict):
-            usage = ChunkUsage(int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0), int(u.get("total_tokens") or 0))
-        return cls(str(data.get("id") or ""), int(data.get("created") or 0), str(data.get("model") or ""), choices, usage, provider, deployment, call_id)
+def __getattr__(name: str) -> Any:
+    if name == "ChatCompletionChunk":
+        return _chunk_type()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ProviderStream(Protocol):
@@ -85,23 +56,28 @@ class ProviderStream(Protocol):
 
 
 class _OneShot:
-    """A whole response as a one-chunk stream (adapters without ``open_stream``)."""
+    """A whole response as a stream (adapters without ``open_stream``): its content in one
+    chunk, then the usage chunk (empty ``choices``), as OpenAI sends them."""
 
     def __init__(self, resp: ProviderResponse, model: str) -> None:
         self.http_status = resp.http_status
-        self.first: dict[str, Any] = {
-            "id": resp.response_id or "",
-            "model": resp.model or model,
-            "choices": [{"index": 0, "delta": {"role": "assistant", "content": resp.content}, "finish_reason": resp.finish_reason}],
-            "usage": {"prompt_tokens": resp.input_tokens, "completion_tokens": resp.output_tokens, "total_tokens": resp.input_tokens + resp.output_tokens},
-        }
+        self.headers = resp.headers
+        id_, model = resp.response_id or "", resp.model or model
+        created = int(time.time())
+        delta: dict[str, Any] = {"role": "assistant", "content": resp.content}
+        if resp.message is not None and resp.message.get("tool_calls"):
+            delta["tool_calls"] = [{"index": i, **tc} for i, tc in enumerate(resp.message["tool_calls"])]
+        head = {"id": id_, "object": "chat.completion.chunk", "created": created, "model": model}
+        self.first: dict[str, Any] = {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": resp.finish_reason}]}
+        usage = {"prompt_tokens": resp.input_tokens, "completion_tokens": resp.output_tokens, "total_tokens": resp.input_tokens + resp.output_tokens}
+        self._rest = [{**head, "choices": [], "usage": usage}]
 
-    async def _empty(self) -> AsyncIterator[dict[str, Any]]:
-        return
-        yield  # pragma: no cover
+    async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
+        for c in self._rest:
+            yield c
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self._empty()
+        return self._chunks()
 
     async def aclose(self) -> None:
         return None
@@ -120,54 +96,92 @@ def one_shot_stream(adapter: Any) -> Callable[..., Awaitable[Any]]:
 
 
 class AsyncChatCompletionStream:
-    """``async for chunk in stream``; ``async with stream`` closes it early."""
+    """``async for chunk in stream``; ``async with stream`` or ``await stream.close()`` ends it
+    early. ``headers`` are the serving answer's HTTP headers."""
 
-    def __init__(self, pstream: Any, finish: Callable[[int, int, ProviderError | None], LLMCallRecord], *, provider: str, deployment: str, call_id: str, est_input: int) -> None:
+    def __init__(
+        self,
+        pstream: Any,
+        finish: Callable[[int, int, ProviderError | None], LLMCallRecord],
+        *,
+        facts: RoutingFacts,
+        est_input: int,
+        include_usage: bool = False,
+    ) -> None:
         self._p = pstream
         self._finish = finish
-        self._provider = provider
-        self._deployment = deployment
-        self.call_id = call_id
+        self._facts = facts
+        self.call_id = facts.call_id
         self._est_input = est_input
+        self._include_usage = include_usage  # the caller asked for the usage chunk
         self._usage: tuple[int, int] | None = None
+        self._usage_chunk: dict[str, Any] | None = None  # to hand on after the chunk it came with
         self._chars = 0
         self._done = False
         self._it: AsyncIterator[dict[str, Any]] | None = None
         self._first: dict[str, Any] | None = pstream.first
+        self.headers: Mapping[str, str] | None = getattr(pstream, "headers", None)
         self.record: LLMCallRecord | None = None
 
     def __aiter__(self) -> AsyncChatCompletionStream:
         return self
 
-    def _chunk(self, data: dict[str, Any]) -> ChatCompletionChunk:
-        chunk = ChatCompletionChunk.from_wire(data, provider=self._provider, deployment=self._deployment, call_id=self.call_id)
-        if chunk.usage is not None:
-            self._usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-        for c in chunk.choices:
-            if c.delta.content:
-                self._chars += len(c.delta.content)
-        return chunk
+    def _chunk(self, data: dict[str, Any]) -> ChatCompletionChunk | None:
+        """The caller's chunk for ``data``; ``None`` for a usage-only chunk the caller did not ask for."""
+        usage = data.get("usage")
+        if type(usage) is dict:
+            self._usage = (int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+            if data.get("choices"):  # usage on a chunk with choices: OpenAI sends it on a chunk of its own
+                if self._include_usage:
+                    self._usage_chunk = {**data, "choices": []}
+                data = {k: v for k, v in data.items() if k != "usage"}
+            elif not self._include_usage:
+                return None
+        elif "usage" in data and not self._include_usage:  # "usage": null, there only because we asked
+            data = {k: v for k, v in data.items() if k != "usage"}
+        for c in data.get("choices") or ():
+            delta = c.get("delta") if type(c) is dict else None
+            text = delta.get("content") if type(delta) is dict else None
+            if type(text) is str:
+                self._chars += len(text)
+        return _chunk_type().lazy(data, _routing=self._facts)
 
     async def __anext__(self) -> ChatCompletionChunk:
         if self._first is not None:
             first, self._first = self._first, None
-            return self._chunk(first)
-        if self._done:
-            raise StopAsyncIteration
-        if self._it is None:
-            self._it = self._p.__aiter__()
-        try:
-            data = await self._it.__anext__()
-        except StopAsyncIteration:
-            await self._end(None)
-            raise
-        except ProviderError as exc:
-            await self._end(exc)
-            raise RoutingError(f"the stream from {self._deployment} broke: {exc}", error_type=exc.error_type, call_id=self.call_id, attempts=self.record.attempts if self.record else [], record=self.record, last_error=exc) from exc
-        except asyncio.CancelledError:
-            await self._end(ConnectionFailedError("the caller cancelled the stream"))
-            raise
-        return self._chunk(data)
+            chunk = self._chunk(first)
+            if chunk is not None:
+                return chunk
+        while True:
+            if self._usage_chunk is not None:
+                data, self._usage_chunk = self._usage_chunk, None
+                return _chunk_type().lazy(data, _routing=self._facts)
+            if self._done:
+                raise StopAsyncIteration
+            if self._it is None:
+                self._it = self._p.__aiter__()
+            try:
+                data = await self._it.__anext__()
+            except StopAsyncIteration:
+                await self._end(None)
+                raise
+            except ProviderError as exc:
+                await self._end(exc)
+                rec = self.record
+                raise routing_error(
+                    f"the stream from {self._facts.deployment} broke: {exc}",
+                    error_type=exc.error_type,
+                    call_id=self.call_id,
+                    attempts=rec.attempts if rec else [],
+                    record=rec,
+                    last_error=exc,
+                ) from exc
+            except asyncio.CancelledError:
+                await self._end(ConnectionFailedError("the caller cancelled the stream"))
+                raise
+            chunk = self._chunk(data)
+            if chunk is not None:
+                return chunk
 
     async def _end(self, error: ProviderError | None) -> None:
         if self._done:
@@ -184,6 +198,10 @@ class AsyncChatCompletionStream:
 
     async def aclose(self) -> None:
         """Stop reading; the record is written with what arrived."""
+        await self._end(None)
+
+    async def close(self) -> None:
+        """The SDK's name for ``aclose()``."""
         await self._end(None)
 
     async def __aenter__(self) -> AsyncChatCompletionStream:
@@ -224,6 +242,10 @@ class ChatCompletionStream:
     @property
     def record(self) -> LLMCallRecord | None:
         return self._inner.record
+
+    @property
+    def headers(self) -> Mapping[str, str] | None:
+        return self._inner.headers
 
     def __enter__(self) -> ChatCompletionStream:
         return self

@@ -36,6 +36,7 @@ from router.errors import (
     RateLimitedError,
     ServerError,
 )
+from router.providers.base import ProviderRequest
 from router.resilience.retry_after import parse_retry_after
 
 __all__ = ["SSE", "ChunkStream", "HTTPAdapter", "chunk", "error_for_status", "json_object", "parse_guard", "reading", "retry_after_header", "scrub"]
@@ -147,9 +148,17 @@ class HTTPAdapter(abc.ABC):
     def _error(self, status: int, body: bytes, headers: httpx.Headers) -> ProviderError:
         """Map a non-2xx response of this provider to the router's error class."""
 
-    def _request(self, url: str, body: dict[str, Any], timeout: float) -> httpx.Request:
+    def _request(self, url: str, body: dict[str, Any], timeout: float, options: ProviderRequest | None = None) -> httpx.Request:
         t = httpx.Timeout(timeout, connect=min(self._connect_timeout, timeout))
-        return self._client.build_request("POST", url, content=json.dumps(body).encode(), headers=self._headers, timeout=t)
+        headers = self._headers
+        query = None
+        if options is not None:  # the caller's extra_headers / extra_query / extra_body, as the SDK applies them
+            if options.extra_body:
+                body = {**body, **options.extra_body}
+            if options.extra_headers:
+                headers = {**headers, **options.extra_headers}
+            query = options.extra_query or None
+        return self._client.build_request("POST", url, content=json.dumps(body).encode(), headers=headers, params=query, timeout=t)
 
     async def _send(self, req: httpx.Request, timeout: float) -> httpx.Response:
         try:
@@ -159,10 +168,13 @@ class HTTPAdapter(abc.ABC):
         except httpx.TransportError as exc:
             raise ConnectionFailedError(type(exc).__name__) from exc
 
-    async def _post_json(self, url: str, body: dict[str, Any], timeout: float, what: str) -> tuple[Any, httpx.Response, float]:
-        """POST ``body`` and read the whole answer: ``(parsed JSON, response, seconds until the body
-        was read)``. Non-2xx answers raise the adapter's mapped error."""
-        req = self._request(url, body, timeout)
+    async def _post_json(
+        self, url: str, body: dict[str, Any], timeout: float, what: str, options: ProviderRequest | None = None
+    ) -> tuple[Any, httpx.Response, float]:
+        """POST ``body`` (with ``options``' extra headers, query and body) and read the whole
+        answer: ``(parsed JSON, response, seconds until the body was read)``. Non-2xx answers
+        raise the adapter's mapped error, carrying the response (``ProviderError.response``)."""
+        req = self._request(url, body, timeout, options)
         t0 = time.perf_counter()
         async with self._slots:
             resp = await self._send(req, timeout)
@@ -173,24 +185,32 @@ class HTTPAdapter(abc.ABC):
                 await resp.aclose()
         elapsed = time.perf_counter() - t0
         if resp.status_code >= 400:
-            raise self._error(resp.status_code, raw, resp.headers)
+            raise self._answer_error(resp, raw)
         try:
             return json.loads(raw), resp, elapsed
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidResponseError(f"unparsable {what} ({type(exc).__name__})", status=resp.status_code) from exc
 
-    async def _open_stream(self, url: str, body: dict[str, Any], timeout: float, make: Callable[[SSE], _S]) -> _S:
+    def _answer_error(self, resp: httpx.Response, raw: bytes) -> ProviderError:
+        """The adapter's error for a non-2xx answer, carrying the answer (status, headers, body)."""
+        err = self._error(resp.status_code, raw, resp.headers)
+        err.response = resp  # read and closed: status, headers and content stay readable
+        return err
+
+    async def _open_stream(
+        self, url: str, body: dict[str, Any], timeout: float, make: Callable[[SSE], _S], options: ProviderRequest | None = None
+    ) -> _S:
         """POST ``body``, wrap its event stream with ``make`` and return once the first chunk has
         arrived; errors before it are raised here. The pool slot is held until the stream is
         closed (it holds the connection)."""
-        req = self._request(url, body, timeout)
+        req = self._request(url, body, timeout, options)
         await self._slots.acquire()
         resp: httpx.Response | None = None
         try:
             resp = await self._send(req, timeout)
             if resp.status_code >= 400:
                 raw = await resp.aread()
-                raise self._error(resp.status_code, raw, resp.headers)
+                raise self._answer_error(resp, raw)
             stream = make(SSE(resp, self._slots))
         except BaseException:
             if resp is not None:
@@ -263,6 +283,7 @@ class ChunkStream(abc.ABC):
         self._sse = sse
         self.first: dict[str, Any] = {}
         self.http_status: int | None = sse.status
+        self.headers: httpx.Headers = sse.resp.headers
         self._role_sent = False
 
     def _emit(self, id_: str, model: str, delta: dict[str, Any], finish: str | None = None, usage: tuple[int, int] | None = None) -> dict[str, Any]:

@@ -277,14 +277,14 @@ class AnthropicProvider(HTTPAdapter):
 
     async def send(self, request: ProviderRequest, *, timeout: float) -> ProviderResponse:
         body = to_anthropic(request, default_max_tokens=self.default_max_tokens)
-        data, resp, elapsed = await self._post_json(self._url, body, timeout, "Anthropic message body")
+        data, resp, elapsed = await self._post_json(self._url, body, timeout, "Anthropic message body", request)
         with parse_guard("Anthropic message body", resp.status_code):
             return from_anthropic(data, http_status=resp.status_code, ttft_s=elapsed)
 
     async def open_stream(self, request: ProviderRequest, *, timeout: float) -> _AnthropicStream:
         """Start a streamed message; returns once the first content (or the end) has arrived."""
         body = {**to_anthropic(request, default_max_tokens=self.default_max_tokens), "stream": True}
-        return await self._open_stream(self._url, body, timeout, lambda sse: _AnthropicStream(sse, request.model, self._key))
+        return await self._open_stream(self._url, body, timeout, lambda sse: _AnthropicStream(sse, request.model, self._key), request)
 
 
 class _AnthropicStream(ChunkStream):

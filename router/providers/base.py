@@ -8,6 +8,7 @@ sets ``enforces_timeout = True`` and the router then skips its own timer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -23,6 +24,10 @@ class ProviderRequest:
     params: dict[str, Any] = field(default_factory=dict)
     task_type: str = ""
     input_tokens_estimate: int = 0
+    # the SDK's per-call request options, applied by the transport as the SDK applies them
+    extra_headers: dict[str, str] | None = None  # merged over the adapter's headers
+    extra_query: dict[str, Any] | None = None  # added to the URL's query string
+    extra_body: dict[str, Any] | None = None  # merged (top level) over the adapter's JSON body
 
 
 @dataclass(slots=True)
@@ -38,6 +43,9 @@ class ProviderResponse:
     ttft_s: float | None = None
     message: dict[str, Any] | None = None  # full assistant message (tool calls etc.) if any
     http_status: int | None = 200
+    body: dict[str, Any] | None = None  # the provider's chat.completion JSON, kept whole (OpenAI wire)
+    headers: Mapping[str, str] | None = None  # the answer's HTTP headers (with_raw_response)
+    request_id: str | None = None  # the x-request-id header, when sent
 
 
 @runtime_checkable

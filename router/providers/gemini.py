@@ -270,14 +270,14 @@ class GeminiProvider(HTTPAdapter):
 
     async def send(self, request: ProviderRequest, *, timeout: float) -> ProviderResponse:
         body = to_gemini(request)
-        data, resp, elapsed = await self._post_json(self._url(request.model, "generateContent"), body, timeout, "Gemini response body")
+        data, resp, elapsed = await self._post_json(self._url(request.model, "generateContent"), body, timeout, "Gemini response body", request)
         with parse_guard("Gemini response body", resp.status_code):
             return from_gemini(data, http_status=resp.status_code, ttft_s=elapsed)
 
     async def open_stream(self, request: ProviderRequest, *, timeout: float) -> _GeminiStream:
         """Start a streamed generation; returns once the first text (or the end) has arrived."""
         url = self._url(request.model, "streamGenerateContent") + "?alt=sse"
-        return await self._open_stream(url, to_gemini(request), timeout, lambda sse: _GeminiStream(sse, request.model, self._key))
+        return await self._open_stream(url, to_gemini(request), timeout, lambda sse: _GeminiStream(sse, request.model, self._key), request)
 
 
 class _GeminiStream(ChunkStream):

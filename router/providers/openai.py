@@ -86,29 +86,36 @@ class OpenAIProvider(HTTPAdapter):
 
     async def send(self, request: ProviderRequest, *, timeout: float) -> ProviderResponse:
         body: dict[str, Any] = {"model": request.model, "messages": request.messages, **request.params}
-        data, resp, elapsed = await self._post_json(self._url, body, timeout, "chat.completion body")
+        data, resp, elapsed = await self._post_json(self._url, body, timeout, "chat.completion body", request)
         with parse_guard("chat.completion body", resp.status_code):
             choice = data["choices"][0]
             message = choice["message"]
             usage = data.get("usage") or {}
+            headers = resp.headers
             return ProviderResponse(
                 content=message.get("content"),
                 input_tokens=int(usage.get("prompt_tokens") or 0),
                 output_tokens=int(usage.get("completion_tokens") or 0),
                 finish_reason=choice.get("finish_reason"),
-                response_id=data.get("id") or resp.headers.get("x-request-id"),
+                response_id=data.get("id") or headers.get("x-request-id"),
                 model=data.get("model"),
                 ttft_s=elapsed,
                 message=message if message.get("tool_calls") else None,
                 http_status=resp.status_code,
+                body=data,  # every field the provider sent reaches the caller
+                headers=headers,
+                request_id=headers.get("x-request-id"),
             )
 
     async def open_stream(self, request: ProviderRequest, *, timeout: float) -> _OpenAIStream:
         """Start a streamed completion; returns once the first chunk has arrived (errors before
-        it are raised here, mapped like ``send``'s)."""
+        it are raised here, mapped like ``send``'s). Usage is always asked for (the record needs
+        the tokens); the stream hands it on only to a caller who asked too."""
         body: dict[str, Any] = {"model": request.model, "messages": request.messages, **request.params, "stream": True}
-        body.setdefault("stream_options", {"include_usage": True})
-        return await self._open_stream(self._url, body, timeout, _OpenAIStream)
+        opts = body.get("stream_options")
+        if not isinstance(opts, dict) or not opts.get("include_usage"):
+            body["stream_options"] = {**(opts if isinstance(opts, dict) else {}), "include_usage": True}
+        return await self._open_stream(self._url, body, timeout, _OpenAIStream, request)
 
 
 class _OpenAIStream(ChunkStream):

@@ -128,7 +128,7 @@ async def test_adapter_errors_carry_retry_after(server: FakeProviderServer, faul
 async def test_stream_success(server: FakeProviderServer) -> None:
     sink = MemorySink()
     client = AsyncClient(build(server, sink))
-    stream = await client.chat.completions.create(model="capable", messages=MSGS, stream=True, max_tokens=9)
+    stream = await client.chat.completions.create(model="capable", messages=MSGS, stream=True, max_tokens=9, stream_options={"include_usage": True})
     text, usage, finish = "", None, None
     async for chunk in stream:
         assert chunk.object == "chat.completion.chunk" and chunk.deployment == A and chunk.id.startswith("msg_")
@@ -171,16 +171,17 @@ async def test_tools_round_trip(server: FakeProviderServer) -> None:
     tools = [{"type": "function", "function": {"name": "get_diff", "description": "Fetch a diff", "parameters": {"type": "object", "properties": {"id": {"type": "string"}}}}}]
     resp = await router.acompletion("capable", MSGS, tools=tools, tool_choice="required", parallel_tool_calls=False)
     (call,) = resp.choices[0].message.tool_calls
-    assert resp.choices[0].finish_reason == "tool_calls" and call["function"]["name"] == "get_diff" and json.loads(call["function"]["arguments"]) == {}
+    assert resp.choices[0].finish_reason == "tool_calls" and call.function.name == "get_diff" and json.loads(call.function.arguments) == {}
     sent = server.last_body("a")
     assert sent["tools"] == [{"name": "get_diff", "description": "Fetch a diff", "input_schema": tools[0]["function"]["parameters"]}]
     assert sent["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
-    follow = [*MSGS, {"role": "assistant", "content": None, "tool_calls": [call]}, {"role": "tool", "tool_call_id": call["id"], "content": "diff --git"}]
+    # the SDK's round trip: the assistant message object appended as is
+    follow = [*MSGS, resp.choices[0].message, {"role": "tool", "tool_call_id": call.id, "content": "diff --git"}]
     resp2 = await router.acompletion("capable", follow, tools=tools)
     assert resp2.choices[0].message.content == "ok: 2"
     assert server.last_body("a")["messages"][1:] == [
-        {"role": "assistant", "content": [{"type": "tool_use", "id": call["id"], "name": "get_diff", "input": {}}]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call["id"], "content": "diff --git"}]},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": call.id, "name": "get_diff", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "diff --git"}]},
     ]
     await router.aclose()
 

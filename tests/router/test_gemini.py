@@ -127,7 +127,7 @@ async def test_a_wrong_or_missing_key_is_auth(server: FakeProviderServer) -> Non
 async def test_stream_success(server: FakeProviderServer) -> None:
     sink = MemorySink()
     client = AsyncClient(build(server, sink))
-    stream = await client.chat.completions.create(model="capable", messages=MSGS, stream=True, max_tokens=9)
+    stream = await client.chat.completions.create(model="capable", messages=MSGS, stream=True, max_tokens=9, stream_options={"include_usage": True})
     text, usage, finish = "", None, None
     async for chunk in stream:
         assert chunk.deployment == G and chunk.model == "gemini-2.5-pro"

@@ -27,7 +27,7 @@ def build(server: FakeProviderServer, telemetry: object) -> Router:
 async def test_stream_yields_chunks_and_records_the_call_when_it_ends(server: FakeProviderServer) -> None:
     sink = MemorySink()
     client = AsyncClient(build(server, sink))
-    stream = await client.chat.completions.create(model="capable", messages=MSGS, stream=True, max_tokens=9)
+    stream = await client.chat.completions.create(model="capable", messages=MSGS, stream=True, max_tokens=9, stream_options={"include_usage": True})
     assert isinstance(stream, AsyncChatCompletionStream) and sink.records == []  # not finished yet
     text = ""
     usage = None

@@ -1,0 +1,209 @@
+"""Routed failures as the OpenAI SDK's exception classes, so ``except openai.RateLimitError``
+(and ``openai.APIStatusError as e: e.status_code``) catches them.
+
+The classes here carry the SDK's names, tree and attributes, and every one is a
+``RoutingError`` carrying every attempt. When the ``openai`` package is imported (the
+drop-in clients import it when it is installed), a failure is raised as a subclass of both the
+class here and the SDK's class of the same name (``sdk_variant``), so both
+``except router.sdk_errors.RateLimitError`` and ``except openai.RateLimitError`` catch it::
+
+    APIError (RoutingError)
+     ├── APIStatusError                 status_code, response, request_id
+     │    ├── BadRequestError           400 (also a request refused before sending)
+     │    ├── AuthenticationError       401
+     │    ├── PermissionDeniedError     403
+     │    ├── NotFoundError             404
+     │    ├── ConflictError             409
+     │    ├── UnprocessableEntityError  422
+     │    ├── RateLimitError            429 (also: held back by a Retry-After window)
+     │    └── InternalServerError       >= 500 (also: every breaker open, 503)
+     ├── APIConnectionError             connection failures, unreadable answers
+     │    └── APITimeoutError           the call's deadline or an attempt's timeout
+     └── APIResponseValidationError     a 2xx answer of the wrong shape
+
+The rule for a call that made several attempts: the class follows the call's ``error_type``
+(a deadline that ran out is ``APITimeoutError``), and for an answer with an HTTP status the
+status of the **last attempt** (the error that ended the call, ``RoutingError.last_error``),
+mapped as the SDK maps statuses. ``response`` is that attempt's HTTP answer; when nothing was
+sent (held back, refused) it is a synthesized answer with the status above and an OpenAI error
+body, addressed to ``http://attune-router/v1/chat/completions``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import httpx
+
+from router.errors import ProviderError, RoutingError
+
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "UnprocessableEntityError",
+    "build_routing_error",
+    "sdk_class_for",
+    "sdk_variant",
+]
+
+_PLACEHOLDER_URL = "http://attune-router/v1/chat/completions"
+
+
+class APIError(RoutingError):
+    """A routed call failed (``openai.APIError``)."""
+
+
+class APIStatusError(APIError):
+    """The call ended on an HTTP error status (``openai.APIStatusError``)."""
+
+
+class BadRequestError(APIStatusError):
+    pass
+
+
+class AuthenticationError(APIStatusError):
+    pass
+
+
+class PermissionDeniedError(APIStatusError):
+    pass
+
+
+class NotFoundError(APIStatusError):
+    pass
+
+
+class ConflictError(APIStatusError):
+    pass
+
+
+class UnprocessableEntityError(APIStatusError):
+    pass
+
+
+class RateLimitError(APIStatusError):
+    pass
+
+
+class InternalServerError(APIStatusError):
+    pass
+
+
+class APIConnectionError(APIError):
+    pass
+
+
+class APITimeoutError(APIConnectionError):
+    pass
+
+
+class APIResponseValidationError(APIError):
+    pass
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+# the status assumed when the failure had none (nothing sent, or refused before sending)
+_STATUS_FOR_TYPE = {"rate_limited": 429, "circuit_open": 503, "overloaded": 503, "server_error": 500, "auth": 401, "bad_request": 400, "context_length": 400}
+
+
+_VARIANTS: dict[type, type] = {}
+
+
+def sdk_variant(cls: type[APIError]) -> type[APIError]:
+    """``cls`` also subclassing the ``openai`` SDK's class of the same name, when ``openai`` is
+    imported; ``cls`` itself otherwise (importing the SDK on a failure would stall the loop)."""
+    variant = _VARIANTS.get(cls)
+    if variant is not None:
+        return variant
+    sdk = sys.modules.get("openai")
+    base = getattr(sdk, cls.__name__, None) if sdk is not None else None
+    if not isinstance(base, type):
+        return cls
+    variant = _VARIANTS[cls] = type(cls.__name__, (cls, base), {"__module__": __name__, "__doc__": cls.__doc__})
+    return variant
+
+
+def _status_class(status: int) -> type[APIStatusError]:
+    cls = _BY_STATUS.get(status)
+    if cls is not None:
+        return cls
+    return InternalServerError if status >= 500 else APIStatusError
+
+
+def sdk_class_for(error_type: str, last_error: BaseException | None) -> tuple[type[APIError], int | None]:
+    """The class a failed call is raised as, and the HTTP status it carries (see the module doc)."""
+    status = last_error.status if isinstance(last_error, ProviderError) else None
+    if error_type == "timeout":
+        return APITimeoutError, status
+    if error_type == "connection":
+        return APIConnectionError, status
+    if error_type == "invalid_response":
+        if status is not None and status < 400:
+            return APIResponseValidationError, status
+        return APIConnectionError, status
+    if status is None or status < 400:
+        status = _STATUS_FOR_TYPE.get(error_type, 500)
+    return _status_class(status), status
+
+
+def _error_object(resp: httpx.Response | None) -> object | None:
+    """The SDK's ``body``: the answer's ``error`` object (or the whole JSON, or its text)."""
+    if resp is None:
+        return None
+    try:
+        data = json.loads(resp.content)
+    except ValueError:
+        return resp.text or None
+    return data.get("error", data) if isinstance(data, dict) else data
+
+
+def build_routing_error(
+    message: str,
+    *,
+    error_type: str,
+    call_id: str,
+    attempts: list[Any],
+    record: Any = None,
+    last_error: BaseException | None = None,
+) -> RoutingError:
+    """A ``RoutingError`` of the SDK-named class for this failure, with the SDK's attributes."""
+    cls, status = sdk_class_for(error_type, last_error)
+    err = sdk_variant(cls)(message, error_type=error_type, call_id=call_id, attempts=attempts, record=record, last_error=last_error)
+    resp = getattr(last_error, "response", None) if isinstance(last_error, ProviderError) else None
+    if resp is None and issubclass(cls, (APIStatusError, APIResponseValidationError)):
+        payload = {"error": {"message": message, "type": error_type, "param": None, "code": error_type}}
+        resp = httpx.Response(status or 500, json=payload, request=httpx.Request("POST", _PLACEHOLDER_URL))
+    err.request = resp.request if resp is not None else httpx.Request("POST", _PLACEHOLDER_URL)
+    if issubclass(cls, (APIStatusError, APIResponseValidationError)):
+        err.response = resp
+        err.status_code = resp.status_code if resp is not None else status
+        err.request_id = resp.headers.get("x-request-id") if resp is not None else None
+        err.body = _error_object(resp)
+    body = err.body
+    if isinstance(body, dict):
+        code = body.get("code")
+        err.code = str(code) if code is not None else None
+        err.param = body.get("param") if isinstance(body.get("param"), str) else None
+        err.type = body.get("type") if isinstance(body.get("type"), str) else None
+    return err
