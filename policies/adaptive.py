@@ -286,4 +286,5 @@ class AdaptivePolicy(ScoredPolicy):
         e.probe_due = min(x[0] for x in elig)
         order = (cand, *(c for c in plan.order if c is not cand))
         skipped = tuple(x for x in plan.skipped if x[0] is not cand)
-        return Plan(order=order, skipped=skipped, policy=self.name, notes=ChainMap({"probe": k}, plan.notes))  # type: ignore[arg-type]
+        notes = ChainMap({"probe": k}, plan.notes)  # type: ignore[arg-type]
+        return Plan(order=order, skipped=skipped, policy=self.name, notes=notes, degraded_everywhere=plan.degraded_everywhere)

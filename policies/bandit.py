@@ -64,7 +64,8 @@ class BanditPolicy(ScoredPolicy):
             cost = w_p * price_n + w_t * (p * t_ok + (1.0 - p) * t_fail)
             drawn.append((cost / max(p, 1e-3), cand))
         drawn.sort(key=lambda x: x[0])
-        return Plan(order=tuple(c for _, c in drawn), skipped=base.skipped, policy=self.name, notes=base.notes)
+        order = tuple(c for _, c in drawn)
+        return Plan(order=order, skipped=base.skipped, policy=self.name, notes=base.notes, degraded_everywhere=base.degraded_everywhere)
 
     def _compute(self, e: _Entry, chain: Sequence[Any], ctx: PlanContext, stats: StatsRegistry) -> Plan:
         kept, skipped, notes = self.rank(e, chain, ctx, stats)

@@ -80,12 +80,18 @@ class LazyNotes(Mapping[str, Any]):
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """Deployments to try, in order, and the ones skipped with a reason each."""
+    """Deployments to try, in order, and the ones skipped with a reason each.
+
+    ``degraded_everywhere``: no deployment of the chain is healthier than a degraded one, so
+    the router spends the deadline on retries rather than stopping them at a per-deployment
+    budget or an open breaker (within its chain-wide budget, ``router.resilience.degraded``).
+    """
 
     order: tuple[Any, ...]
     skipped: tuple[tuple[Any, str], ...] = ()
     policy: str = "static"
     notes: Mapping[str, Any] = field(default_factory=dict)  # for people: explain() shows them
+    degraded_everywhere: bool = False
     order_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -143,6 +149,12 @@ def chain_policies(first: Policy, second: Policy) -> Policy:
         order = p2.order if p2.order else p1.order
         skipped = p1.skipped + (p2.skipped if p2.order else ())
         notes = ChainMap(p2.notes, p1.notes)  # type: ignore[arg-type]  # read only when explained
-        return Plan(order=order, skipped=skipped, policy=f"{first.name}|{second.name}", notes=notes)
+        return Plan(
+            order=order,
+            skipped=skipped,
+            policy=f"{first.name}|{second.name}",
+            notes=notes,
+            degraded_everywhere=p1.degraded_everywhere or p2.degraded_everywhere,
+        )
 
     return _FnPolicy(plan, name=f"{first.name}|{second.name}")

@@ -81,6 +81,7 @@ class ScoredPolicy:
         prior_p: float = 0.95,
         per_task: bool = False,
         position_bias: float = 0.05,
+        degraded_below: float = 0.9,
     ) -> None:
         if not 0.0 <= min_success < 1.0:
             raise ValueError(f"min_success must be in [0, 1), got {min_success!r}")
@@ -96,6 +97,7 @@ class ScoredPolicy:
         self.prior_p = prior_p
         self.per_task = per_task
         self.position_bias = position_bias
+        self.degraded_below = degraded_below
         self._cache: dict[tuple[str, str, str, float | None], _Entry] = {}
 
     # -- the hot path -------------------------------------------------------------------
@@ -215,11 +217,14 @@ class ScoredPolicy:
                 by_key[est.cand.key] = row
             return {"objective": objective, "computed_at": now, **notes, "deployments": by_key}
 
+        # no deployment healthier than a degraded one: retrying pays, falling back does not
+        best_p = max((_recent_p(est) for est, _, _, _ in rows), default=1.0)
         return Plan(
             order=tuple(x.cand for x in kept),
             skipped=tuple((x[0].cand, x[1]) for x in skipped),
             policy=self.name,
             notes=LazyNotes(format_notes),
+            degraded_everywhere=best_p < self.degraded_below,
         )
 
     def __or__(self, other: Any) -> Any:
@@ -240,6 +245,13 @@ def _score(e: Estimate) -> float:
 
 def _regime(st: Any) -> str:
     return f"; {st.regime_reason}" if st.regime == "degraded" and st.regime_reason else ""
+
+
+def _recent_p(e: Estimate) -> float:
+    """Success probability of the recent past: the fast window, shrunk towards the estimate
+    (worth 2 attempts), so a run of luck does not make a deployment look recovered."""
+    fast = e.st.fast
+    return (fast.successes + 2.0 * e.p) / (fast.attempts + 2.0)
 
 
 def _unwell(e: Estimate) -> bool:

@@ -42,6 +42,7 @@ from router.errors import (
 from router.providers.base import ProviderRequest
 from router.resilience._pybreaker import pybreaker
 from router.resilience.breaker import DeploymentBreaker, PassThroughBreaker
+from router.resilience.degraded import DegradedRetryBudget
 from router.resilience.retry import (
     RetryBudget,
     RetryPolicy,
@@ -208,6 +209,7 @@ class Router:
         for t in tier_list:
             self.add_tier(t)
         self._ids = itertools.count(1)
+        self.degraded_budget = DegradedRetryBudget(s.degraded_retries_per_call)
         if id_prefix is None:
             id_prefix = "%08x" % self.rng.getrandbits(32) if rng is not None else os.urandom(4).hex()
         self._id_prefix = id_prefix  # call ids are "<prefix>-<counter in hex>"
@@ -466,6 +468,8 @@ class _Call:
         if self.plan.skipped:  # deployments the policy demoted are still tried, last, before failing the caller
             order = [*order, *(c for c, _ in self.plan.skipped if c not in order)]
         held_back: list[tuple[float, str, Deployment]] = []
+        if self.plan.degraded_everywhere:
+            r.degraded_budget.on_degraded_call()
         try:
             for dep in order:
                 result = await self._try_deployment(dep, held_back, forced=False)
@@ -658,18 +662,23 @@ class _Call:
                         return None
                     wait_retry_after = True
             # -- retry here, or move on? -------------------------------------------------
-            if forced:
-                return None  # the last resort gets one attempt
             if state is None:
                 state = new_retry_state(a0, rules)
             set_failure(state, err, a0 + latency)  # monotonic, like the state's start
             delay = r.retry.next_delay(state)
             if delay is None or (opts is not None and opts.max_retries is not None and retry_number >= opts.max_retries):
                 return None
+            past_stop = False  # this retry took a token of the chain-wide degraded budget
+            if forced:
+                if not self._retry_past_stop():
+                    return None  # the last resort gets one attempt (unless degraded everywhere)
+                past_stop = True
             if wait_retry_after:
                 delay = max(delay, err.retry_after or 0.0)
-            if not rt.budget.allows_retry():
-                return None
+            if not past_stop and not rt.budget.allows_retry():
+                if not self._retry_past_stop():
+                    return None
+                past_stop = True
             retry_at = clock.monotonic() + delay
             if retry_at >= self.deadline:
                 return None
@@ -685,11 +694,19 @@ class _Call:
             try:
                 probe = breaker.admit(clock.time())
             except CircuitOpenError:
-                return None
+                if not past_stop and not self._retry_past_stop():
+                    return None
+                probe = False  # through the open breaker, which only its own probe moves
             state.prepare_for_next_attempt()
             state.idle_for += delay
             retry_number += 1
             self.retries += 1
+
+    def _retry_past_stop(self) -> bool:
+        """Whether a retry that a budget, an open breaker or the one-attempt rule of a last
+        resort would stop goes ahead: only when the plan is degraded everywhere, and within
+        the router's chain-wide budget (``router.resilience.degraded``)."""
+        return self.plan.degraded_everywhere and self.r.degraded_budget.spend()
 
     def _others_available(self, current: Deployment) -> bool:
         r = self.r

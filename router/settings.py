@@ -34,6 +34,9 @@ class RouterSettings:
     # after a timeout, retry the same deployment only if a second timeout there would still leave
     # one attempt's time to fall back (while another deployment can take the call)
     keep_time_to_fall_back: bool = True
+    # when the plan says every deployment is degraded alike: retries past the usual stops, at
+    # most this many per such call on average (0 turns it off; router.resilience.degraded)
+    degraded_retries_per_call: float = 4.0
 
     def __post_init__(self) -> None:
         for name in ("deadline_s", "attempt_timeout_s", "connect_timeout_s"):
@@ -46,5 +49,7 @@ class RouterSettings:
             raise ValueError(
                 f"backoff_initial_s must be >= 0 and <= backoff_max_s, got {self.backoff_initial_s!r}/{self.backoff_max_s!r}"
             )
+        if not isinstance(self.degraded_retries_per_call, (int, float)) or self.degraded_retries_per_call < 0:
+            raise ValueError(f"degraded_retries_per_call must be a number >= 0, got {self.degraded_retries_per_call!r}")
         if self.max_retry_after_s < 0:
             raise ValueError(f"max_retry_after_s must be >= 0, got {self.max_retry_after_s!r}")

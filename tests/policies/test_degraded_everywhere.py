@@ -1,0 +1,81 @@
+"""A plan marked ``degraded_everywhere`` lets retries past the per-deployment budget, open
+breakers and the one-attempt last resort, within the router's chain-wide budget."""
+
+from __future__ import annotations
+
+import pytest
+from policykit import chain, ctx, feed
+
+from policies import AdaptivePolicy, HealthPolicy, Plan, StatsRegistry
+from router import Deployment, MemoryProvider, Router, RouterSettings, Tier
+from router.errors import OverloadedError, RoutingError
+
+MSG = [{"role": "user", "content": "hi"}]
+
+
+def _router(flag: bool, per_call: float = 4.0, failures: int = 60) -> tuple[Router, list[MemoryProvider]]:
+    provs = [MemoryProvider(n, fail_with=[OverloadedError("busy", status=529) for _ in range(failures)]) for n in ("p", "q")]
+    deps = [Deployment(key=f"{p.name}/m", adapter=p, model="m") for p in provs]
+
+    def degraded(ch, c, stats):  # type: ignore[no-untyped-def]
+        return Plan(order=tuple(ch), policy="degraded", degraded_everywhere=flag)
+
+    s = RouterSettings(backoff_initial_s=0.0005, backoff_max_s=0.001, degraded_retries_per_call=per_call)
+    return Router(deployments=deps, tiers=[Tier(name="t", chain=["p/m", "q/m"], policy=degraded)], settings=s), provs
+
+
+async def _attempts_until_success(r: Router, provs: list[MemoryProvider], calls: int = 40) -> tuple[int, int]:
+    ok = 0
+    for _ in range(calls):
+        try:
+            await r.acompletion("t", MSG)
+            ok += 1
+        except RoutingError:
+            pass
+    return ok, sum(p.calls for p in provs)
+
+
+async def test_degraded_plans_retry_past_the_budget_and_the_breakers_within_the_chain_budget() -> None:
+    plain, pp = _router(False)
+    ok_plain, att_plain = await _attempts_until_success(plain, pp)
+    deg, dp = _router(True)
+    ok_deg, att_deg = await _attempts_until_success(deg, dp)
+    # the same 60 failures per deployment are worked through sooner: more calls served
+    assert ok_deg > ok_plain
+    b = deg.degraded_budget
+    assert b.earned == 40 and 0 < b.spent <= 4 * 40
+    assert att_deg <= att_plain + b.spent  # every extra attempt took a token
+    assert plain.degraded_budget.spent == 0
+
+
+async def test_the_chain_budget_bounds_the_amplification() -> None:
+    off, op = _router(True, per_call=0.0)
+    plain, pp = _router(False)
+    assert await _attempts_until_success(off, op) == await _attempts_until_success(plain, pp)
+    tight, tp = _router(True, per_call=0.5, failures=10_000)  # never recovers
+    _, att = await _attempts_until_success(tight, tp, calls=20)
+    assert tight.degraded_budget.spent <= 0.5 * 20
+    loose, lp = _router(True, per_call=4.0, failures=10_000)
+    _, att_loose = await _attempts_until_success(loose, lp, calls=20)
+    assert att < att_loose <= att + 4 * 20
+
+
+def test_the_settings_reject_a_negative_chain_budget() -> None:
+    with pytest.raises(ValueError, match="degraded_retries_per_call must be a number >= 0, got -1"):
+        RouterSettings(degraded_retries_per_call=-1)
+
+
+@pytest.mark.parametrize("make", [HealthPolicy, AdaptivePolicy])
+def test_a_plan_is_degraded_everywhere_only_when_no_deployment_is_healthier(make: type) -> None:
+    ch = chain("a", "b", "c")
+    stats = StatsRegistry()
+    t = 0.0
+    for key in ("a", "b", "c"):
+        t = feed(stats, key, t, 300, rate=20, fail_every=100)
+    pol = make()
+    assert not pol.plan(ch, ctx(t), stats).degraded_everywhere
+    for key in ("a", "b"):  # two of three fail half their attempts: c is healthier
+        t = feed(stats, key, t, 60, rate=20, fail_every=2)
+    assert not pol.plan(ch, ctx(t), stats).degraded_everywhere
+    t = feed(stats, "c", t, 60, rate=20, fail_every=2)  # now every one does
+    assert pol.plan(ch, ctx(t), stats).degraded_everywhere
