@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("router.sim.cli_bench", "run routing policies through the simulator and compare them"),
     "scenario": ("router.sim.cli_scenario", "work with scenario files (from-telemetry)"),
     "explain": ("router.cli_explain", "show the current order per tier and the numbers behind it, from a telemetry store"),
+    "report": ("router.report.cli", "what happened per deployment, provider, model, task type or tier, and the anomalies, from a telemetry store"),
     "fake-provider": ("router.testing.fake_provider", "serve fake OpenAI, Anthropic and Gemini APIs with injectable faults"),
 }
 
