@@ -4,12 +4,16 @@ reason when ``ATTUNE_TEST_POSTGRES_URL`` is unset)."""
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from telemetry import TelemetryStore
+# the test modules import each other's fixtures-as-functions (known_records); make them importable
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from telemetry import TelemetryStore  # noqa: E402
 
 PG_URL = os.environ.get("ATTUNE_TEST_POSTGRES_URL")
 needs_pg = pytest.mark.skipif(not PG_URL, reason="ATTUNE_TEST_POSTGRES_URL is not set (no PostgreSQL to test against)")
