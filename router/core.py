@@ -54,6 +54,7 @@ from router.resilience.retry import (
 from router.resilience.shared import RedisSharedState
 from router.resilience.timeouts import AttemptTimeouts
 from router.options import CallOptions, plain_messages, split_call_options
+from router.embeddings import embed_sender, embedding_input_tokens, routed_embedding
 from router.facts import RoutingFacts
 from router.response import routed_completion
 from router.streaming import AsyncChatCompletionStream, one_shot_stream
@@ -340,6 +341,34 @@ class Router:
             call.stream = True
         return await call.run()
 
+    async def aembedding(
+        self,
+        model: str,
+        input: Any,  # noqa: A002 - the OpenAI parameter name
+        *,
+        task_type: str = "embedding",
+        tags: Mapping[str, str] | None = None,
+        deadline_s: float | None = None,
+        **params: Any,
+    ) -> Any:
+        """Route one embeddings call over a tier of embedding deployments (see ``router.embeddings``)."""
+        tier = self._tier_for(model)
+        est_tokens = embedding_input_tokens(input)
+        options = split_call_options(params) if params else None
+        if options is not None and deadline_s is None:
+            deadline_s = options.deadline_s
+        if deadline_s is not None and (type(deadline_s) not in (int, float) or deadline_s <= 0):
+            raise InvalidRequestError(f"deadline_s must be a number > 0, got {deadline_s!r}", argument="deadline_s")
+        if self._needs_background:
+            self._start_background()
+        t0, now = self.clock.monotonic(), self.clock.time()
+        plan = self._plan(tier, task_type, now, est_tokens)
+        deadline = t0 + (deadline_s or self.settings.deadline_s)
+        call = _Call(self, tier, plan, task_type, tags, [], {**params, "input": input}, est_tokens, t0, now, deadline)
+        call.options = options
+        call.operation = "embeddings"
+        return await call.run()
+
     def _start_background(self) -> None:
         """Start shared-state polling and rollup refreshing on the running loop (once)."""
         if self.shared_state is not None:
@@ -421,6 +450,7 @@ class _Call:
         "stream",
         "started_dt",
         "options",
+        "operation",
     )
 
     def __init__(
@@ -461,6 +491,7 @@ class _Call:
         self.stream = False  # stream=True: the attempt ends at the first chunk, see router.streaming
         self.started_dt = _fromts(started, _UTC)
         self.options: CallOptions | None = None  # the SDK's request options, when given
+        self.operation = "chat"  # or "embeddings" (adapter.embed, a CreateEmbeddingResponse)
 
     async def run(self) -> ChatCompletion:
         r = self.r
@@ -574,7 +605,7 @@ class _Call:
         if opts is not None:
             request.extra_headers, request.extra_query, request.extra_body = opts.extra_headers, opts.extra_query, opts.extra_body
         adapter = dep.adapter
-        send = one_shot_stream(adapter) if self.stream else adapter.send
+        send = one_shot_stream(adapter) if self.stream else adapter.send if self.operation == "chat" else embed_sender(adapter)
         rules = self.tier.rules
         state = None
         retry_number = 0
@@ -807,6 +838,8 @@ class _Call:
             rec.ttft_ms = int(resp.ttft_s * 1000)
         self._emit(rec)
         facts = RoutingFacts(dep.provider, dep.key, self.call_id, rec.fallback_used, self.retries)
+        if self.operation == "embeddings":
+            return routed_embedding(resp, facts)
         return routed_completion(resp, facts, created=int(self.started), model=dep.model)
 
     def _open_stream(self, dep: Deployment, rec: LLMCallRecord, pstream: Any, first_at: float) -> AsyncChatCompletionStream:

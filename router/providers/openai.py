@@ -80,6 +80,7 @@ class OpenAIProvider(HTTPAdapter):
             max_connections=max_connections,
         )
         self._url = self.base_url + "/chat/completions"
+        self._embeddings_url = self.base_url + "/embeddings"
 
     def _error(self, status: int, body: bytes, headers: httpx.Headers) -> ProviderError:
         return error_from_status(status, body, headers, now=time.time(), secret=self._key)
@@ -103,6 +104,29 @@ class OpenAIProvider(HTTPAdapter):
                 message=message if message.get("tool_calls") else None,
                 http_status=resp.status_code,
                 body=data,  # every field the provider sent reaches the caller
+                headers=headers,
+                request_id=headers.get("x-request-id"),
+            )
+
+    async def embed(self, request: ProviderRequest, *, timeout: float) -> ProviderResponse:
+        """``POST {base_url}/embeddings``; ``request.params`` holds ``input`` and the rest."""
+        body: dict[str, Any] = {"model": request.model, **request.params}
+        data, resp, elapsed = await self._post_json(self._embeddings_url, body, timeout, "embeddings body", request)
+        with parse_guard("embeddings body", resp.status_code):
+            if not isinstance(data["data"], list):
+                raise TypeError("data is not a list")
+            usage = data.get("usage") or {}
+            headers = resp.headers
+            return ProviderResponse(
+                content=None,
+                input_tokens=int(usage.get("prompt_tokens") or 0),
+                output_tokens=0,
+                finish_reason=None,
+                response_id=headers.get("x-request-id"),
+                model=data.get("model"),
+                ttft_s=elapsed,
+                http_status=resp.status_code,
+                body=data,
                 headers=headers,
                 request_id=headers.get("x-request-id"),
             )

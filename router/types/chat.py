@@ -158,6 +158,7 @@ class Routed(LazyModel):
 
     _routing: RoutingFacts = PrivateAttr(default=_NO_FACTS)
     _request_id: Optional[str] = PrivateAttr(default=None)
+    _http: Any = PrivateAttr(default=None)  # (status, headers) of the serving answer, for with_raw_response
 
     @property
     def routing(self) -> RoutingFacts:
