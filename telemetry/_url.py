@@ -34,7 +34,28 @@ def resolve_url(url: str | None) -> str:
         raise ValueError(
             f"unsupported telemetry URL scheme {scheme!r}: use sqlite:///path or postgresql+psycopg://..."
         )
-    return f"{scheme}://{rest}"
+    out = f"{scheme}://{rest}"
+    if scheme == "sqlite":
+        if rest and not rest.startswith("/"):
+            raise ValueError(f"telemetry URL {redact_url(url)!r}: a SQLite URL is sqlite:///relative/path or sqlite:////absolute/path")
+    else:
+        _check_server_url(out)
+    return out
+
+
+def _check_server_url(url: str) -> None:
+    """Raise ``ValueError`` naming the bad part of a PostgreSQL URL (never its password)."""
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        netloc = urlsplit(shown).netloc
+        raise ValueError(f"telemetry URL {shown!r}: bad host or port in {netloc!r} ({exc})") from None
+    if port == 0:
+        raise ValueError(f"telemetry URL {shown!r}: port 0 is not a port")
+    if "\x00" in url or any(c in url for c in "\r\n"):
+        raise ValueError(f"telemetry URL {shown!r} contains a control character")
 
 
 def url_password(url: str) -> str | None:

@@ -18,7 +18,7 @@ from ._url import redact_url, sqlite_path
 from .errors import TelemetryClosedError, TelemetryError
 from .records import AttemptRecord, LLMCallRecord
 from .spool import Spool
-from .store import TelemetryStore
+from .store import TelemetryStore, check_seconds
 from .writer import Marker, TelemetryStats, Writer, queued_records
 
 if TYPE_CHECKING:
@@ -67,8 +67,18 @@ class TelemetryBackend:
         connect_timeout: float = 3.0,
         write_timeout: float = 30.0,
     ) -> None:
-        if batch_size < 1 or max_buffer < 1 or flush_interval <= 0:
-            raise ValueError("batch_size and max_buffer must be >= 1 and flush_interval > 0")
+        for name, value, least in (("batch_size", batch_size, 1), ("max_buffer", max_buffer, 1),
+                                   ("max_spool_bytes", max_spool_bytes, 0)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be an int >= {least}, got {value!r:.60}")
+        flush_interval = check_seconds("flush_interval", flush_interval, 1e-6)
+        close_timeout = check_seconds("close_timeout", close_timeout)
+        if not isinstance(retry_backoff, tuple) or len(retry_backoff) != 2:
+            raise ValueError(f"retry_backoff must be a (first, cap) pair of seconds, got {retry_backoff!r:.60}")
+        retry_backoff = (check_seconds("retry_backoff[0]", retry_backoff[0], 1e-6),
+                         check_seconds("retry_backoff[1]", retry_backoff[1], 1e-6))  # fmt: skip
+        if retry_backoff[0] > retry_backoff[1]:
+            raise ValueError(f"retry_backoff: the first delay {retry_backoff[0]} is above the cap {retry_backoff[1]}")
         self._store = TelemetryStore(
             url,
             table_prefix=table_prefix,

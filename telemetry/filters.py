@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import fields
 from datetime import datetime
@@ -9,7 +10,10 @@ from typing import Any
 
 from .records import AttemptRecord, LLMCallRecord
 
-__all__ = ["ATTEMPT_FILTERS", "CALL_FILTERS", "check_filters", "check_time"]
+__all__ = ["ATTEMPT_FILTERS", "CALL_FILTERS", "MAX_FILTER_VALUES", "check_filters", "check_limit", "check_time", "check_value"]
+
+MAX_FILTER_VALUES = 10_000  # all filters of one query together (SQLite binds at most 32,766)
+_INT64 = (1 << 63) - 1
 
 _SCALARS: dict[str, tuple[type, ...]] = {
     "str": (str,),
@@ -49,6 +53,7 @@ def check_filters(filters: Mapping[str, Any], *, attempts: bool = False) -> dict
     kind = "AttemptRecord" if attempts else "LLMCallRecord"
     everything = _ATTEMPT_ALL if attempts else _CALL_ALL
     out: dict[str, list[Any]] = {}
+    total = 0
     for name, value in filters.items():
         spec = table.get(name)
         if spec is None:
@@ -63,6 +68,12 @@ def check_filters(filters: Mapping[str, Any], *, attempts: bool = False) -> dict
         values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
         if not values:
             raise ValueError(f"filter {name!r} got an empty collection")
+        total += len(values)
+        if total > MAX_FILTER_VALUES:
+            raise ValueError(
+                f"filter {name!r}: {total} values in this query's filters; at most {MAX_FILTER_VALUES} "
+                "are supported (filter on fewer values, or load a frame and select in numpy)"
+            )
         for v in values:
             if v is None:
                 if not nullable:
@@ -72,8 +83,38 @@ def check_filters(filters: Mapping[str, Any], *, attempts: bool = False) -> dict
             if not ok:
                 want = " or ".join(t.__name__ for t in types)
                 raise TypeError(f"filter {name!r} expects {want}, got {type(v).__name__}")
+            check_value(f"filter {name!r}", v)
         out[name] = values
     return out
+
+
+def check_value(where: str, v: Any) -> None:
+    """Raise ``ValueError`` for a value no stored row can hold: an integer beyond 64 bits, a
+    NaN or infinite float, text with a NUL character or a lone surrogate."""
+    if isinstance(v, bool):
+        return
+    if isinstance(v, int):
+        if not -_INT64 - 1 <= v <= _INT64:
+            raise ValueError(f"{where}: {v} is outside the stored 64-bit integer range")
+    elif isinstance(v, float):
+        if not math.isfinite(v):
+            raise ValueError(f"{where}: {v!r} is not a finite number")
+    elif isinstance(v, str):
+        if "\x00" in v:
+            raise ValueError(f"{where}: the value contains a NUL character, which stored text never does")
+        if not v.isascii():
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"{where}: the value is not valid UTF-8 text (a lone surrogate)") from None
+
+
+def check_limit(limit: Any) -> None:
+    """``limit`` must be None or a non-negative int within 64 bits."""
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+        raise TypeError(f"limit must be a non-negative int or None, got {limit!r}")
+    if limit is not None and limit > _INT64:
+        raise ValueError(f"limit must be at most {_INT64}, got {limit}")
 
 
 def check_time(name: str, value: datetime | float | int | None) -> float | None:
@@ -85,5 +126,11 @@ def check_time(name: str, value: datetime | float | int | None) -> float | None:
 
         return epoch(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
+        if not math.isfinite(seconds) or abs(seconds) > 1e15:
+            raise ValueError(f"{name} must be a datetime or finite epoch seconds (|x| <= 1e15), got {value!r:.60}")
+        return seconds
     raise TypeError(f"{name} expects a datetime or epoch seconds, got {type(value).__name__}")

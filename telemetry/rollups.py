@@ -28,6 +28,7 @@ from .records import LLMCallRecord
 __all__ = ["Rollup", "RollupDelta", "accumulate", "accumulate_rows", "merge_rollups", "percentiles_by"]
 
 _LITTLE = sys.byteorder == "little"
+INT64_MAX = (1 << 63) - 1
 
 
 def hist_to_bytes(h: Sequence[int]) -> bytes:
@@ -140,8 +141,8 @@ def accumulate_rows(rows: Sequence[Sequence[Any]], attempt_rows: Sequence[Sequen
             d.successes = int(successes[i])
             d.retries = int(retries[i])
             d.fallbacks = int(fallbacks[i])
-            d.input_tokens = int(in_tok[i])
-            d.output_tokens = int(out_tok[i])
+            d.input_tokens = saturated(int(in_tok[i]))
+            d.output_tokens = saturated(int(out_tok[i]))
             d.cost = float(cost[i])
             d.latency_sum_ms = float(lat_sum[i])
             d.latency_hist = lat_hist[i]
@@ -180,6 +181,11 @@ def accumulate_rows(rows: Sequence[Sequence[Any]], attempt_rows: Sequence[Sequen
             et = etypes[j] or outcome[j]
             d.attempt_errors[et] = d.attempt_errors.get(et, 0) + 1
     return out
+
+
+def saturated(n: int) -> int:
+    """``n`` held within the stored 64-bit range (token sums saturate instead of overflowing)."""
+    return INT64_MAX if n > INT64_MAX else -INT64_MAX - 1 if n < -INT64_MAX - 1 else n
 
 
 def _add_dict(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

@@ -17,7 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "Tables", "build_tables"]
+import re
+
+__all__ = ["SCHEMA_VERSION", "Tables", "build_tables", "check_prefix"]
+
+_PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,39}")
 
 SCHEMA_VERSION = 1
 
@@ -33,10 +37,23 @@ class Tables:
     meta: Any
 
 
+def check_prefix(prefix: object) -> str:
+    """``prefix`` if it can name tables unquoted on both dialects, else a ``ValueError``.
+
+    Lower-case ASCII letters, digits and underscores, not starting with a digit, at most 40
+    characters (PostgreSQL folds unquoted names to lower case and cuts them at 63).
+    """
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+        raise ValueError(
+            f"table_prefix {prefix!r} is not valid: use lower-case ASCII letters, digits and "
+            "underscores, not starting with a digit, at most 40 characters (e.g. 'my_app_')"
+        )
+    return prefix
+
+
 def build_tables(prefix: str = "attune_") -> Tables:
-    """Table objects for ``prefix`` (letters, digits and underscores only)."""
-    if not prefix.replace("_", "").isalnum() or not prefix.isascii():
-        raise ValueError(f"table prefix must be ASCII letters, digits and underscores: {prefix!r}")
+    """Table objects for ``prefix`` (see ``check_prefix``)."""
+    check_prefix(prefix)
     from sqlalchemy import (
         BigInteger,
         Boolean,

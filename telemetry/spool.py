@@ -25,6 +25,7 @@ class Spool:
         self._offset = 0  # bytes already replayed
         self._count = 0  # records in the file after _offset
         self.corrupt = 0  # unreadable lines skipped (e.g. cut short by a crash)
+        self._corrupt_upto = 0  # end of the last damaged line counted
         if self.path.exists():
             with self.path.open("rb") as f:
                 self._count = sum(1 for line in f if line.strip())
@@ -59,13 +60,22 @@ class Spool:
         return len(lines)
 
     def read(self, n: int) -> tuple[list[LLMCallRecord], int]:
-        """Up to ``n`` records from the replay position, and the offset just after them.
+        """Up to ``n`` records from the replay position, and the offset just after them."""
+        out, ends = self.read_with_offsets(n)
+        return out, (ends[-1] if ends else self._offset)
+
+    def read_with_offsets(self, n: int) -> tuple[list[LLMCallRecord], list[int]]:
+        """Up to ``n`` records from the replay position and, for each, the offset just after
+        it (so a partly written batch can be consumed record by record).
 
         Unreadable lines are skipped and counted in ``corrupt``.
         """
         out: list[LLMCallRecord] = []
-        if not self._count or not self.path.exists():
-            return out, self._offset
+        ends: list[int] = []
+        if not self.path.exists():
+            self._count = 0
+        if not self._count:
+            return out, ends
         with self.path.open("rb") as f:
             f.seek(self._offset)
             offset = self._offset
@@ -73,17 +83,26 @@ class Spool:
                 line = f.readline()
                 if not line:
                     break
-                offset += len(line)
+                start, offset = offset, offset + len(line)
                 if not line.strip():
                     continue
                 try:
                     if not line.endswith(b"\n"):
                         raise ValueError("truncated line")
                     out.append(decode_line(line))
+                    ends.append(offset)
                 except Exception:  # noqa: BLE001 - a damaged line must not stop the replay
-                    self.corrupt += 1
-                    self._count -= 1
-        return out, offset
+                    if start >= self._corrupt_upto:  # count each damaged line once, however often read
+                        self._corrupt_upto = offset
+                        self.corrupt += 1
+                        self._count -= 1
+                    if ends:
+                        ends[-1] = offset  # consumed with the record before it
+                    else:
+                        self._offset = offset  # nothing before it to wait for
+        if not out and not self._count:
+            self.consume(self._offset, 0)  # only damaged lines were left: empty the file
+        return out, ends
 
     def consume(self, offset: int, n: int) -> None:
         """Mark records up to ``offset`` (``n`` of them) as written; empties the file at its end."""
@@ -94,7 +113,7 @@ class Spool:
                 f.truncate(0)
                 f.flush()
                 os.fsync(f.fileno())
-            self._offset = 0
+            self._offset = self._corrupt_upto = 0
             try:
                 self.path.unlink()
             except OSError:

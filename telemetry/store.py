@@ -33,10 +33,11 @@ from ._rows import (
 )
 from ._url import redact_text, redact_url, resolve_url
 from .errors import SchemaVersionError, TelemetryError
-from .filters import check_filters, check_time
+from .filters import check_filters, check_limit, check_time, check_value
 from .histogram import N_BUCKETS
+from ._validate import InvalidRecord, clean_record
 from .records import AttemptRecord, LLMCallRecord
-from .rollups import Rollup, RollupDelta, accumulate_rows, hist_to_bytes
+from .rollups import Rollup, RollupDelta, accumulate_rows, hist_to_bytes, saturated
 
 if TYPE_CHECKING:
     from .analysis import CallFrame
@@ -57,10 +58,12 @@ _ID_CHUNK = 900
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """What one ``write_batch`` did: rows written and records skipped as duplicate call ids."""
+    """What one ``write_batch`` did: rows written, records skipped as duplicate call ids, and
+    records refused before binding as ``(call_id, reason)`` (see ``_validate``)."""
 
     written: int
     duplicates: int
+    rejected: tuple[tuple[str, str], ...] = ()
 
 
 def _is_connection_error(exc: BaseException) -> bool:
@@ -74,14 +77,40 @@ def _is_connection_error(exc: BaseException) -> bool:
     return name in ("OperationalError", "InterfaceError") and mod.split(".")[0] in ("sqlite3", "psycopg")
 
 
-def is_data_error(exc: BaseException) -> bool:
-    """True when the batch's content is at fault, so retrying the same rows cannot help: the
-    database rejected a value (``DataError``/``IntegrityError``), or a field could not be
-    converted or bound (``TypeError``, ``ValueError``, ``AttributeError``, ``OverflowError``)."""
-    if isinstance(exc, (TypeError, ValueError, AttributeError, OverflowError)) and not isinstance(exc, TelemetryError):
+def check_seconds(name: str, value: Any, least: float = 0.0) -> float:
+    """``value`` as a finite number of seconds >= ``least``, else a ``ValueError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__} {value!r:.60}")
+    if not (math.isfinite(value) and value >= least and value <= 1e9):
+        bound = "> 0" if least > 0 else ">= 0"
+        raise ValueError(f"{name} must be a finite number of seconds {bound}, got {value!r}")
+    return float(value)
+
+
+def is_unavailable_error(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be reached or used right now (a connection,
+    a lock, a timeout, a disk), as opposed to a bug or a bad record."""
+    if isinstance(exc, (OSError, TimeoutError)):
         return True
     names = {c.__name__ for c in type(exc).__mro__}
-    return bool(names & {"DataError", "IntegrityError"}) and "OperationalError" not in names
+    return bool(names & {"OperationalError", "InterfaceError"})
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """True when the batch's content is at fault, so retrying the same rows cannot help: the
+    database rejected a value (``DataError``/``IntegrityError``), the driver could not bind one
+    (sqlite3's "Error binding parameter"), or converting a field failed in Python
+    (``TypeError``, ``ValueError``, ``AttributeError``, ``OverflowError``, ``LookupError``).
+    Everything else (a connection, a lock, a timeout, a missing table) is the database's
+    state, and the same batch is retried."""
+    if isinstance(exc, (TypeError, ValueError, AttributeError, OverflowError, LookupError)):
+        return not isinstance(exc, TelemetryError)
+    names = {c.__name__ for c in type(exc).__mro__}
+    if "OperationalError" in names:
+        return False
+    if names & {"DataError", "IntegrityError"}:
+        return True
+    return type(exc).__module__.startswith("sqlite3") and "binding" in str(exc)
 
 
 class TelemetryStore:
@@ -103,10 +132,13 @@ class TelemetryStore:
         connect_timeout: float = 3.0,
         write_timeout: float = 30.0,
     ) -> None:
-        if write_timeout <= 0:
-            raise ValueError("write_timeout must be > 0")
+        from .schema import check_prefix
+
+        for name, value, least in (("busy_timeout", busy_timeout, 0.0), ("connect_timeout", connect_timeout, 1e-9),
+                                   ("write_timeout", write_timeout, 1e-9)):  # fmt: skip
+            check_seconds(name, value, least)
         self._url = resolve_url(url)
-        self.table_prefix = table_prefix
+        self.table_prefix = check_prefix(table_prefix)
         self.busy_timeout = busy_timeout
         self.connect_timeout = connect_timeout
         self.write_timeout = write_timeout
@@ -308,8 +340,9 @@ class TelemetryStore:
         Records whose ``call_id`` is already stored (or repeated in the batch) are skipped and
         counted as duplicates, so replaying a batch after an unacknowledged commit is safe.
         """
+        records, rejected = _cleaned(records)
         if not records:
-            return WriteResult(0, 0)
+            return WriteResult(0, 0, rejected)
         raw = self._writer_conn()
         sql = self._sql
         try:
@@ -336,7 +369,7 @@ class TelemetryStore:
                 self._upsert_rollups(cur, accumulate_rows(rows, arows))
             raw.commit()
             cur.close()
-            return WriteResult(len(records), duplicates)
+            return WriteResult(len(records), duplicates, rejected)
         except BaseException as exc:
             try:
                 raw.rollback()
@@ -405,8 +438,8 @@ class TelemetryStore:
                         _dumps(_add(_loads(errors), d.errors)),
                         retries + d.retries,
                         fallbacks + d.fallbacks,
-                        in_tok + d.input_tokens,
-                        out_tok + d.output_tokens,
+                        saturated(in_tok + d.input_tokens),
+                        saturated(out_tok + d.output_tokens),
                         cost + d.cost,
                         lat_sum + d.latency_sum_ms,
                         _add_hist(lat_h, d.latency_hist),
@@ -453,11 +486,6 @@ class TelemetryStore:
             conds.append(parts[0] if len(parts) == 1 else or_(*parts))
         return conds
 
-    @staticmethod
-    def _check_limit(limit: int | None) -> None:
-        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
-            raise TypeError(f"limit must be a non-negative int or None, got {limit!r}")
-
     def query(
         self,
         since: datetime | float | None = None,
@@ -471,7 +499,7 @@ class TelemetryStore:
         from sqlalchemy import select
 
         checked = check_filters(filters)
-        self._check_limit(limit)
+        check_limit(limit)
         t = self.tables.calls
         conds, order_by = self._time_order(t.c.ts, since, until, order)
         stmt = select(*[t.c[c] for c in CALL_COLUMNS]).where(*conds, *self._filter_conds(t, checked))
@@ -509,7 +537,7 @@ class TelemetryStore:
         from sqlalchemy import select
 
         checked = check_filters(filters, attempts=True)
-        self._check_limit(limit)
+        check_limit(limit)
         t = self.tables.attempts
         conds, order_by = self._time_order(t.c.started_at, since, until, order)
         stmt = select(*[t.c[c] for c in ATTEMPT_COLUMNS]).where(*conds, *self._filter_conds(t, checked))
@@ -564,6 +592,8 @@ class TelemetryStore:
                 vals = [value] if isinstance(value, str) else list(value)
                 if not all(isinstance(v, str) for v in vals):
                     raise TypeError(f"{name} expects str or an iterable of str")
+                for v in vals:
+                    check_value(name, v)
                 stmt = stmt.where(t.c[name].in_(vals))
         stmt = stmt.order_by(t.c.minute, t.c.deployment, t.c.task_type)
         with self.engine.connect() as conn:
@@ -626,7 +656,8 @@ class TelemetryStore:
         stmt = stmt.order_by(order_by)
         with self.engine.connect() as conn:
             # Plain DBAPI fetch: a million rows skip SQLAlchemy's per-row result processing.
-            compiled = stmt.compile(dialect=conn.dialect)
+            # render_postcompile: a list filter's IN (...) gets one placeholder per value here
+            compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
             params = compiled.construct_params()
             if compiled.positiontup is not None:
                 args: Any = tuple(params[k] for k in compiled.positiontup)
@@ -653,6 +684,8 @@ class TelemetryStore:
         days = older_than.total_seconds() / 86400 if isinstance(older_than, timedelta) else older_than
         if not isinstance(days, (int, float)) or isinstance(days, bool) or days < 0:
             raise TypeError(f"older_than must be a timedelta or a non-negative number of days, got {older_than!r}")
+        if not days <= 1e9:  # also NaN
+            raise ValueError(f"older_than must be at most 1e9 days, got {older_than!r:.60}")
         cutoff = (time.time() if now is None else now) - days * 86400
         calls, attempts = self.tables.calls, self.tables.attempts
         with self.engine.begin() as conn:
@@ -691,6 +724,23 @@ class TelemetryStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _cleaned(records: Sequence[LLMCallRecord]) -> tuple[list[LLMCallRecord], tuple[tuple[str, str], ...]]:
+    """The records ready to bind, and ``(call_id, reason)`` for each refused one."""
+    ok: list[LLMCallRecord] = []
+    rejected: list[tuple[str, str]] = []
+    for r in records:
+        try:
+            ok.append(clean_record(r))
+        except InvalidRecord as exc:
+            rejected.append((_call_id_text(r), str(exc)))
+    return ok, tuple(rejected)
+
+
+def _call_id_text(r: Any) -> str:
+    cid = getattr(r, "call_id", "?")
+    return cid if isinstance(cid, str) else repr(cid)[:60]
 
 
 def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

@@ -18,14 +18,15 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import SchemaVersionError, TelemetryDropWarning
 from .records import LLMCallRecord
 from ._rows import encode_line
+from ._validate import clean_record
 from .spool import Spool
-from .store import TelemetryStore, is_data_error
+from .store import TelemetryStore, is_data_error, is_unavailable_error
 
 __all__ = ["Marker", "TelemetryStats", "Writer", "queued_records"]
 
@@ -65,16 +66,6 @@ class Marker:
         self.event = threading.Event()
         self.target = -1
         self.ok = True
-
-
-def without_nul(r: LLMCallRecord) -> LLMCallRecord | None:
-    """A copy of ``r`` with NUL characters removed from its text fields, or None if it has none."""
-    names = ("provider", "model", "tier", "task_type", "error_type", "error_message", "deployment",
-             "request_id", "policy", "original_provider", "original_model", "circuit_breaker_state")  # fmt: skip
-    changes = {n: v.replace("\x00", "") for n in names if isinstance(v := getattr(r, n), str) and "\x00" in v}
-    if not changes:
-        return None
-    return replace(r, **changes)
 
 
 def queued_records(queue: deque[Any]) -> int:
@@ -122,6 +113,7 @@ class Writer:
         self.last_error: str | None = None
         self.fatal: BaseException | None = None
         self._failures = 0
+        self._unavailable = False  # the last failure was the database's state, not our error
         self._retry_at = 0.0
         self._last_warn = -1e9
         self._corrupt_seen = 0
@@ -216,13 +208,24 @@ class Writer:
             self._spill(0)
             if self.spool is not None and n:
                 log.warning(
-                    "telemetry: database unavailable at close; %d record(s) kept in spool file %s, "
+                    "telemetry: %s at close; %d record(s) kept in spool file %s, "
                     "written when a backend opens this store again",
+                    self._why_unwritten(),
                     n,
                     self.spool.path,
                 )
         self._settle()
         self._fail_markers()
+
+    def _why_unwritten(self) -> str:
+        """Why records are still unwritten, as the last failure says (for the close message)."""
+        if self.fatal is not None:
+            return f"the store cannot be written ({self.fatal})"
+        if not self._failures:
+            return "close_timeout reached while the writer was still writing"
+        if self._unavailable:
+            return f"database unavailable (last error: {self.last_error})"
+        return f"writes failing (last error: {self.last_error})"
 
     def _fail_markers(self) -> None:
         """Release every waiting flush with ``ok = False`` (the writer cannot satisfy them)."""
@@ -292,12 +295,14 @@ class Writer:
         spool = self.spool
         while True:
             if spool is not None and len(spool):
-                batch, offset = spool.read(self.batch_size * CATCH_UP)
+                batch, ends = spool.read_with_offsets(self.batch_size * CATCH_UP)
                 self._note_corrupt()
-                if not self._write(batch):
+                done = self._write(batch)
+                if done:
+                    spool.consume(ends[done - 1], done)
+                    self._settle_spooled(done)
+                if done < len(batch):
                     return
-                spool.consume(offset, len(batch))
-                self._settle_spooled(len(batch))
             elif self.pending:
                 size = self.batch_size
                 if len(self.pending) >= size * CATCH_UP:  # behind: bigger transactions catch up
@@ -307,60 +312,72 @@ class Writer:
                 popleft = self.pending.popleft
                 batch = [popleft() for _ in range(n)]
                 self.writing = n  # still pending for stats() while the write is under way
-                if not self._write(batch):
-                    self.pending.extendleft(reversed(batch))
-                    self.writing = 0
-                    return
+                done = self._write(batch)
+                if done < n:
+                    self.pending.extendleft(reversed(batch[done:]))
                 self.writing = 0
-                self._settle_range(first, n)
+                self._settle_range(first, done)
+                if done < n:
+                    return
             else:
                 return
             self._settle()
             self._take()
             self._spill(self.max_buffer)
 
-    def _write(self, batch: list[LLMCallRecord]) -> bool:
-        """Write one batch; False (and a backoff) when the database could not take it."""
+    def _write(self, batch: list[LLMCallRecord]) -> int:
+        """Write one batch; returns how many of its records (a prefix) are settled: written,
+        duplicate or dropped. Fewer than all (and a backoff) when the database failed."""
+        if not batch:
+            return 0
+        progress = [0]
         try:
-            self._write_or_split(batch)
+            self._write_or_split(batch, progress)
         except SchemaVersionError as exc:
             self.fatal = exc
             self.last_error = str(exc)
             log.error("telemetry: %s; records are kept in the spool file", exc)
-            return False
+            return progress[0]
         except Exception as exc:  # noqa: BLE001 - any database failure is retried
             self._failed(exc)
-            return False
+            return progress[0]
         if self._failures:
             log.warning("telemetry: database available again after %d failed write(s)", self._failures)
             self._failures = 0
             self._retry_at = 0.0
-        return True
+        return len(batch)
 
-    def _write_or_split(self, batch: list[LLMCallRecord]) -> None:
+    def _write_or_split(self, batch: list[LLMCallRecord], progress: list[int]) -> None:
+        """Write ``batch``; on a data error split it in halves until the record at fault is
+        alone, and drop that one. ``progress[0]`` counts the records settled so far, in order,
+        so a database failure part way through retries only the rest."""
         try:
             res = self.store.write_batch(batch)
         except Exception as exc:
             if not is_data_error(exc):
                 raise
             if len(batch) == 1:
-                cleaned = without_nul(batch[0])
-                if cleaned is not None:  # PostgreSQL refuses NUL characters in text
-                    self._write_or_split([cleaned])
-                    return
-                self._drop(1, f"call {batch[0].call_id!r} could not be stored ({type(exc).__name__})")
+                why = self.store.redact((str(exc).strip().splitlines() or [""])[0][:200])
+                self._drop(1, f"call {batch[0].call_id!r} could not be stored ({type(exc).__name__}: {why})")
+                progress[0] += 1
                 return
             mid = len(batch) // 2
-            self._write_or_split(batch[:mid])
-            self._write_or_split(batch[mid:])
+            self._write_or_split(batch[:mid], progress)
+            self._write_or_split(batch[mid:], progress)
             return
         self.written += res.written
         self.duplicates += res.duplicates
         self.batches += 1
+        progress[0] += len(batch)
         if res.duplicates:
             log.info("telemetry: %d record(s) with an already stored call_id skipped", res.duplicates)
+        if res.rejected:
+            shown = "; ".join(f"call {cid!r}: {why}" for cid, why in res.rejected[:5])
+            more = f" (and {len(res.rejected) - 5} more)" if len(res.rejected) > 5 else ""
+            self._drop(len(res.rejected), f"invalid record(s) refused: {shown}{more}")
 
     def _failed(self, exc: BaseException) -> None:
+        self._unavailable = is_unavailable_error(exc)
         self._failures += 1
         self.write_failures += 1
         first_line = (str(exc).strip().splitlines() or [""])[0][:300]
@@ -395,9 +412,9 @@ class Writer:
         encoded: list[tuple[int, bytes]] = []
         for j, r in enumerate(batch):
             try:
-                encoded.append((first + j, encode_line(r)))
+                encoded.append((first + j, encode_line(clean_record(r))))
             except Exception as exc:  # noqa: BLE001 - a malformed record must not stop the writer
-                self._drop(1, f"call {getattr(r, 'call_id', '?')!r} cannot be spooled ({type(exc).__name__})")
+                self._drop(1, f"call {getattr(r, 'call_id', '?')!r} cannot be spooled ({type(exc).__name__}: {exc})")
                 self._settle_range(first + j, 1)
         stored = 0
         try:
@@ -420,6 +437,7 @@ class Writer:
     def _drop(self, n: int, reason: str) -> None:
         """Count and announce ``n`` dropped records (settling them is the caller's job)."""
         self.dropped += n
+        self.last_error = f"dropped {n} record(s): {reason}"[:500]
         msg = f"telemetry dropped {n} record(s): {reason} (total dropped: {self.dropped})"
         log.error(msg)
         warnings.warn(msg, TelemetryDropWarning, stacklevel=2)
