@@ -16,7 +16,7 @@ from router.errors import (
     UnknownModelError,
 )
 from router.providers import MemoryProvider, Provider, ProviderRequest, ProviderResponse
-from router.settings import RouterSettings
+from router.settings import BreakerSettings, RouterSettings
 from router.streaming import AsyncChatCompletionStream, ChatCompletionStream
 
 if TYPE_CHECKING:
@@ -24,12 +24,15 @@ if TYPE_CHECKING:
     from router.providers.gemini import GeminiProvider
     from router.providers.openai import OpenAIProvider
     from router.types import ChatCompletion, ChatCompletionChunk
+    from router.resilience.retry import RetryPolicy
+    from router.resilience.shared import RedisSharedState
 
 __all__ = [
     "AnthropicProvider",
     "AsyncChatCompletionStream",
     "AsyncClient",
     "AttuneError",
+    "BreakerSettings",
     "ChatCompletion",
     "ChatCompletionChunk",
     "ChatCompletionStream",
@@ -47,6 +50,8 @@ __all__ = [
     "ProviderRequest",
     "ProviderResponse",
     "RecordSink",
+    "RedisSharedState",
+    "RetryPolicy",
     "Router",
     "RouterSettings",
     "RoutingError",
@@ -56,13 +61,23 @@ __all__ = [
 ]
 
 
+# loaded on first use: the httpx adapters import httpx, the response types pydantic; the rest
+# stay out of `import router`'s way
+_LAZY = {
+    "AnthropicProvider": "router.providers",
+    "ChatCompletion": "router.types",  # pydantic models
+    "ChatCompletionChunk": "router.types",
+    "GeminiProvider": "router.providers",
+    "OpenAIProvider": "router.providers",
+    "RedisSharedState": "router.resilience.shared",
+    "RetryPolicy": "router.resilience.retry",
+}
+
+
 def __getattr__(name: str) -> Any:
-    if name in ("AnthropicProvider", "GeminiProvider", "OpenAIProvider"):  # import httpx: loaded on first use
-        import router.providers
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
 
-        return getattr(router.providers, name)
-    if name in ("ChatCompletion", "ChatCompletionChunk"):  # pydantic models: loaded on first use
-        import router.types
-
-        return getattr(router.types, name)
+        return getattr(importlib.import_module(module), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -508,7 +508,7 @@ class _Call:
                     return result
                 if self._stop_now():
                     break
-            if held_back and r.settings.probe_when_all_open and not self._stop_now():
+            if held_back and r.settings.panic_routing and not self._stop_now():
                 # what was open to the call failed (or nothing was): as Envoy's panic routing, try
                 # the held-back deployments anyway before failing the caller, likeliest to have
                 # recovered first, one attempt each and no retries (failing fast while some

@@ -25,6 +25,7 @@ from the status code and the provider's error code/message only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -57,18 +58,37 @@ class AttuneError(Exception):
 
 
 class ConfigError(AttuneError, ValueError):
-    """A configuration value is missing or wrong; the message names the key and its source."""
+    """Configuration is missing or wrong (a config or scenario file, or settings built in Python).
 
-    def __init__(self, message: str, *, key: str | None = None, source: str | None = None) -> None:
-        where = ""
-        if key:
-            where += f" (key {key!r}"
-            where += f" in {source})" if source else ")"
-        elif source:
-            where += f" (in {source})"
-        super().__init__(message + where)
-        self.key = key
+    One format everywhere: ``SOURCE: KEY.PATH: PROBLEM (got VALUE)``, one line per problem,
+    every problem of one source at once (``problems`` holds them as ``(key, problem, value
+    text or None)``); values are cut short and secrets never shown. ``key``, ``value`` and
+    ``source`` are the first problem's.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        key: str | None = None,
+        source: str | None = None,
+        value: str | None = None,
+        problems: Sequence[tuple[str | None, str, str | None]] = (),
+    ) -> None:
+        self.problems: tuple[tuple[str | None, str, str | None], ...] = tuple(problems) or ((key, message, value),)
+        self.key, _, self.value = self.problems[0]
         self.source = source
+        lines = [(f"{k}: " if k else "") + p + (f" (got {v})" if v is not None else "") for k, p, v in self.problems]
+        head = f"{source}: " if source else ""
+        if len(lines) == 1:
+            super().__init__(head + lines[0])
+        else:
+            super().__init__(f"{head}{len(lines)} problems:\n  " + "\n  ".join(lines))
+
+    def relocated(self, *, source: str | None = None, prefix: str = "") -> ConfigError:
+        """The same problems under ``prefix`` (a key path) and from ``source``."""
+        moved = [((f"{prefix}.{k}" if k else prefix) if prefix else k, p, v) for k, p, v in self.problems]
+        return type(self)(source=source or self.source, problems=moved)
 
 
 class InvalidRequestError(AttuneError, ValueError):

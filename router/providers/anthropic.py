@@ -45,7 +45,7 @@ from router.errors import (
 )
 from router.providers._convert import check_params, max_tokens, stop_sequences, text_parts
 from router.providers._http import SSE, ChunkStream, HTTPAdapter, error_for_status, json_object, parse_guard, retry_after_header, scrub
-from router.providers.base import ProviderRequest, ProviderResponse
+from router.providers.base import DEFAULT_BASE_URLS, ProviderRequest, ProviderResponse
 
 __all__ = ["AnthropicProvider", "anthropic_error", "from_anthropic", "to_anthropic"]
 
@@ -242,7 +242,7 @@ class AnthropicProvider(HTTPAdapter):
     def __init__(
         self,
         *,
-        base_url: str = "https://api.anthropic.com",
+        base_url: str = DEFAULT_BASE_URLS["anthropic"],
         api_key: str | None = None,
         name: str = "anthropic",
         anthropic_version: str = "2023-06-01",

@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Provider", "ProviderRequest", "ProviderResponse"]
+__all__ = ["DEFAULT_BASE_URLS", "Provider", "ProviderRequest", "ProviderResponse"]
+
+# the endpoint each wire format talks to unless a deployment names another (config and adapters)
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+}
 
 
 @dataclass(slots=True)

@@ -53,7 +53,7 @@ from router.errors import (
 )
 from router.providers._convert import check_params, max_tokens, stop_sequences, text_parts
 from router.providers._http import SSE, ChunkStream, HTTPAdapter, chunk, error_for_status, json_object, parse_guard, retry_after_header, scrub
-from router.providers.base import ProviderRequest, ProviderResponse
+from router.providers.base import DEFAULT_BASE_URLS, ProviderRequest, ProviderResponse
 
 __all__ = ["GeminiProvider", "from_gemini", "gemini_error", "to_gemini"]
 
@@ -233,7 +233,7 @@ class GeminiProvider(HTTPAdapter):
     def __init__(
         self,
         *,
-        base_url: str = "https://generativelanguage.googleapis.com",
+        base_url: str = DEFAULT_BASE_URLS["gemini"],
         api_key: str | None = None,
         name: str = "gemini",
         api_version: str | None = None,

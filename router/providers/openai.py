@@ -23,7 +23,7 @@ import httpx
 
 from router.errors import ProviderError, ServerError
 from router.providers._http import ChunkStream, HTTPAdapter, error_for_status, json_object, parse_guard, retry_after_header, scrub
-from router.providers.base import ProviderRequest, ProviderResponse
+from router.providers.base import DEFAULT_BASE_URLS, ProviderRequest, ProviderResponse
 
 __all__ = ["OpenAIProvider", "error_from_status"]
 
@@ -59,7 +59,7 @@ class OpenAIProvider(HTTPAdapter):
     def __init__(
         self,
         *,
-        base_url: str = "https://api.openai.com/v1",
+        base_url: str = DEFAULT_BASE_URLS["openai"],
         api_key: str | None = None,
         name: str = "openai",
         connect_timeout_s: float = 5.0,

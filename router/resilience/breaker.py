@@ -1,7 +1,7 @@
 """Circuit breakers per deployment, on pybreaker's state machine, made safe for asyncio.
 
 pybreaker keeps the states, counters, storage and listeners. Around it this module adds
-what an async router needs (see DESIGN.md pitfalls):
+what an async router needs (see "Known pitfalls" in docs/design.md):
 
 - the gate (``admit``) reads the router's clock, not ``datetime.now``, so open windows run
   on virtual time in the simulator; pybreaker's own open-state timer is never consulted;
@@ -22,41 +22,14 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from router.errors import CircuitOpenError
 from router.resilience._pybreaker import pybreaker
+from router.settings import BreakerSettings  # defined with the other settings; re-exported here
 
 __all__ = ["BreakerSettings", "DeploymentBreaker", "PassThroughBreaker"]
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerSettings:
-    """When a deployment's breaker trips and for how long it stays open."""
-
-    fail_max: int = 5  # consecutive counted failures that trip it
-    failure_rate: float = 0.5  # or this share of failures among the last `window` attempts...
-    min_volume: int = 20  # ...once at least this many were seen
-    window: int = 50
-    reset_timeout_s: float = 10.0  # first open period
-    # cap of the doubling open period: a dead deployment costs one probe a minute, and one that
-    # came back is back within a minute (300 s kept recovered deployments idle for minutes)
-    max_open_s: float = 60.0
-    jitter: float = 0.2  # +/- share of the open period
-
-    def __post_init__(self) -> None:
-        if self.fail_max < 1:
-            raise ValueError(f"breaker fail_max must be >= 1, got {self.fail_max!r}")
-        if not 0 < self.failure_rate <= 1:
-            raise ValueError(f"breaker failure_rate must be in (0, 1], got {self.failure_rate!r}")
-        if self.window < 1 or self.min_volume < 1:
-            raise ValueError(f"breaker window and min_volume must be >= 1, got {self.window!r}/{self.min_volume!r}")
-        if self.reset_timeout_s <= 0 or self.max_open_s < self.reset_timeout_s:
-            raise ValueError(
-                f"breaker reset_timeout_s must be > 0 and <= max_open_s, got {self.reset_timeout_s!r}/{self.max_open_s!r}"
-            )
 
 
 def _ok() -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from router.core import Router
 from router.deployment import Deployment, Tier
 from router.errors import RoutingError
-from router.settings import RouterSettings
+from router.settings import RouterSettings, with_policy_settings
 from router.sim.bounds import OraclePolicy, hindsight_log
 from router.sim.clock import VirtualClock
 from router.sim.draws import ATTEMPT_SLOTS, Draws, draw
@@ -127,8 +127,7 @@ def _prices(sc: Scenario) -> dict[str, tuple[float, float]]:
 
 def _settings(sc: Scenario, policy: Any) -> RouterSettings:
     base = RouterSettings(deadline_s=sc.deadline_s, attempt_timeout_s=sc.attempt_timeout_s)
-    over = getattr(policy, "router_settings", None)
-    return dataclasses.replace(base, **dict(over)) if over else base
+    return with_policy_settings(base, [("policy", policy)], source=sc.source)
 
 
 def run_scenario(

@@ -1,8 +1,9 @@
 """Scenario files: load, validate and resolve a scenario into per-deployment timelines.
 
-The format is the contract in DESIGN.md plus the extensions documented in
-``router/sim/SCENARIOS.md``. Every validation error names the file, the key path and the bad
-value; unknown keys are errors.
+The format is the contract in docs/design.md ("Scenario files") plus the extensions documented
+in ``router/sim/SCENARIOS.md``. Validation is the config's (``router.validation``): strict
+types, unknown keys are errors, and every problem of a file at once, each naming the file, the
+key path and the bad value. The shape is in ``router.sim.scenario_schema``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from router.errors import ConfigError
 from router.resilience.rules import DEFAULT_RULES
+from router.settings import RouterSettings
+from router.validation import cut, read_yaml
 
 __all__ = [
     "ERROR_KINDS",
@@ -38,17 +39,11 @@ ERROR_KINDS: tuple[str, ...] = tuple(k for k in DEFAULT_RULES if k != "circuit_o
 Z95 = 1.6448536269514722  # standard normal quantile at 0.95
 
 
+_ROUTER_DEFAULTS = RouterSettings()
+
+
 class ScenarioError(ConfigError):
     """A scenario file is wrong: names the file, the key path and the bad value."""
-
-    def __init__(self, source: str, key: str, problem: str, value: Any = None, *, has_value: bool = True) -> None:
-        msg = f"{source}: {key}: {problem}"
-        if has_value:
-            msg += f" (got {value!r})"
-        ValueError.__init__(self, msg)
-        self.key = key
-        self.source = source
-        self.value = value
 
 
 # -- the parsed shape ------------------------------------------------------------------------
@@ -117,8 +112,8 @@ class Scenario:
     chain: tuple[str, ...]
     providers: Mapping[str, ProviderSpec]
     seed: int = 0
-    deadline_s: float = 60.0
-    attempt_timeout_s: float = 20.0
+    deadline_s: float = _ROUTER_DEFAULTS.deadline_s
+    attempt_timeout_s: float = _ROUTER_DEFAULTS.attempt_timeout_s
     description: str = ""
     sources: tuple[str, ...] = ()
     upstreams: Mapping[str, tuple[PhaseSpec, ...]] = field(default_factory=dict)
@@ -236,214 +231,115 @@ class Timeline:
 
 
 # -- validation --------------------------------------------------------------------------------
-class _V:
-    """Validation helpers that know the file name."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, key: str, problem: str, value: Any = None, *, has_value: bool = True) -> ScenarioError:
-        return ScenarioError(self.source, key, problem, value, has_value=has_value)
-
-    def mapping(self, obj: Any, key: str, allowed: Sequence[str], required: Sequence[str] = ()) -> Mapping[str, Any]:
-        if not isinstance(obj, Mapping):
-            raise self.fail(key or "<top>", "must be a mapping", obj)
-        for k in obj:
-            if k not in allowed:
-                raise self.fail(_join(key, str(k)), f"unknown key; allowed: {', '.join(allowed)}", obj[k])
-        for k in required:
-            if k not in obj:
-                raise self.fail(_join(key, k), "is required", has_value=False)
-        return obj
-
-    def number(self, obj: Any, key: str, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> float:
-        if isinstance(obj, bool) or not isinstance(obj, (int, float)) or not math.isfinite(obj):
-            raise self.fail(key, "must be a finite number", obj)
-        if lo is not None and (obj <= lo if lo_open else obj < lo):
-            raise self.fail(key, f"must be {'>' if lo_open else '>='} {lo}", obj)
-        if hi is not None and obj > hi:
-            raise self.fail(key, f"must be <= {hi}", obj)
-        return float(obj)
-
-    def string(self, obj: Any, key: str) -> str:
-        if not isinstance(obj, str) or not obj:
-            raise self.fail(key, "must be a non-empty string", obj)
-        return obj
-
-    def weights(self, obj: Any, key: str, allowed: Sequence[str] | None = None) -> dict[str, float]:
-        if not isinstance(obj, Mapping) or not obj:
-            raise self.fail(key, "must be a non-empty mapping of name -> weight", obj)
-        out: dict[str, float] = {}
-        for k, v in obj.items():
-            if allowed is not None and k not in allowed:
-                raise self.fail(_join(key, str(k)), f"unknown error kind; known: {', '.join(allowed)}", v)
-            out[str(k)] = self.number(v, _join(key, str(k)), lo=0)
-        if sum(out.values()) <= 0:
-            raise self.fail(key, "weights must not all be 0", obj)
-        return out
-
-    def latency(self, obj: Any, key: str) -> LatencySpec:
-        m = self.mapping(obj, key, ("median", "p95"), ("median", "p95"))
-        med = self.number(m["median"], key + ".median", lo=0, lo_open=True)
-        p95 = self.number(m["p95"], key + ".p95", lo=0, lo_open=True)
-        if p95 <= med:
-            raise self.fail(key + ".p95", f"must be greater than the median ({med:g})", p95)
-        return LatencySpec(med, p95)
+Problems = list[tuple[str | None, str, str | None]]
 
 
-def _join(base: str, key: str) -> str:
-    return f"{base}.{key}" if base else key
+def _given(model: Any, *names: str) -> dict[str, Any]:
+    """The fields of ``model`` the file gave (the dataclass defaults stand for the rest)."""
+    return {n: getattr(model, n) for n in names if getattr(model, n) is not None}
 
 
-_PHASE_KEYS = ("start_s", "end_s", "error_rate", "error_rate_end", "errors", "latency_factor", "rate_limit_rpm", "retry_after_s")
+def _latency(m: Any, key: str, bad: Problems) -> LatencySpec:
+    if m.p95 <= m.median:
+        bad.append((key + ".p95", f"must be greater than the median ({m.median:g})", repr(m.p95)))
+    return LatencySpec(m.median, m.p95)
 
 
-def _phases(v: _V, obj: Any, key: str, duration: float) -> tuple[PhaseSpec, ...]:
-    if obj is None:
-        return ()
-    if not isinstance(obj, list):
-        raise v.fail(key, "must be a list of phases", obj)
+def _weights(mix: Mapping[str, float], key: str, bad: Problems) -> dict[str, float]:
+    if sum(mix.values()) <= 0:
+        bad.append((key, "weights must not all be 0", cut(dict(mix))))
+    return dict(mix)
+
+
+def _window(start: float, end: float, key: str, bad: Problems) -> None:
+    if end <= start:
+        bad.append((key + ".end_s", f"must be after start_s ({start:g})", repr(end)))
+
+
+def _phases(phases: Sequence[Any] | None, key: str, duration: float, bad: Problems) -> tuple[PhaseSpec, ...]:
     out = []
-    for i, ph in enumerate(obj):
+    for i, ph in enumerate(phases or ()):
         k = f"{key}[{i}]"
-        m = v.mapping(ph, k, _PHASE_KEYS, ("start_s", "end_s"))
-        start = v.number(m["start_s"], k + ".start_s", lo=0)
-        end = v.number(m["end_s"], k + ".end_s", lo=0)
-        if end <= start:
-            raise v.fail(k + ".end_s", f"must be after start_s ({start:g})", end)
-        if start >= duration:
-            raise v.fail(k + ".start_s", f"must be before the end of the scenario (duration_s {duration:g})", start)
-        er = v.number(m["error_rate"], k + ".error_rate", lo=0, hi=1) if "error_rate" in m else None
-        er_end = None
-        if "error_rate_end" in m:
-            if er is None:
-                raise v.fail(k + ".error_rate_end", "needs error_rate in the same phase (the ramp's start)", m["error_rate_end"])
-            er_end = v.number(m["error_rate_end"], k + ".error_rate_end", lo=0, hi=1)
-        errors = v.weights(m["errors"], k + ".errors", ERROR_KINDS) if "errors" in m else None
-        lf = v.number(m["latency_factor"], k + ".latency_factor", lo=0, lo_open=True) if "latency_factor" in m else None
-        rpm = v.number(m["rate_limit_rpm"], k + ".rate_limit_rpm", lo=0, lo_open=True) if "rate_limit_rpm" in m else None
-        ra = v.number(m["retry_after_s"], k + ".retry_after_s", lo=0) if "retry_after_s" in m else None
-        out.append(PhaseSpec(start, end, er, er_end, errors, lf, rpm, ra))
+        _window(ph.start_s, ph.end_s, k, bad)
+        if ph.start_s >= duration:
+            bad.append((k + ".start_s", f"must be before the end of the scenario (duration_s {duration:g})", repr(ph.start_s)))
+        if ph.error_rate_end is not None and ph.error_rate is None:
+            bad.append((k + ".error_rate_end", "needs error_rate in the same phase (the ramp's start)", repr(ph.error_rate_end)))
+        errors = _weights(ph.errors, k + ".errors", bad) if ph.errors is not None else None
+        out.append(PhaseSpec(ph.start_s, ph.end_s, ph.error_rate, ph.error_rate_end, errors, ph.latency_factor, ph.rate_limit_rpm, ph.retry_after_s))
     return tuple(out)
 
 
-_TOP_KEYS = ("name", "seed", "duration_s", "traffic", "chain", "providers", "router", "description", "sources", "upstreams")
-_PROVIDER_KEYS = (
-    "latency_ms",
-    "error_latency_ms",
-    "base_error_rate",
-    "errors",
-    "rate_limit_rpm",
-    "retry_after_s",
-    "price",
-    "upstream",
-    "phases",
-)
+def _traffic(tr: Any, bad: Problems) -> TrafficSpec:
+    given = _given(tr, "tier")
+    if tr.tasks is not None:
+        given["tasks"] = _weights(tr.tasks, "traffic.tasks", bad)
+    if tr.tokens is not None:
+        given |= _given(tr.tokens, "input_mean", "output_mean")
+    profile = []
+    for i, p in enumerate(tr.profile or ()):
+        _window(p.start_s, p.end_s, f"traffic.profile[{i}]", bad)
+        profile.append((p.start_s, p.end_s, p.factor))
+    return TrafficSpec(rate_per_s=tr.rate_per_s, profile=tuple(profile), **given)
+
+
+def _provider(key: str, m: Any, upstreams: Mapping[str, Any], duration: float, bad: Problems) -> ProviderSpec:
+    k = f"providers.{key}"
+    given = _given(m, "base_error_rate", "rate_limit_rpm", "retry_after_s", "upstream")
+    if m.errors is not None:
+        given["errors"] = _weights(m.errors, k + ".errors", bad)
+    if m.price is not None:
+        given["price"] = (m.price.input_per_mtok, m.price.output_per_mtok)
+    if m.error_latency_ms is not None:
+        given["error_latency"] = _latency(m.error_latency_ms, k + ".error_latency_ms", bad)
+    if m.upstream is not None and m.upstream not in upstreams:
+        known = ", ".join(sorted(upstreams)) or "none defined"
+        bad.append((k + ".upstream", f"names no entry of upstreams ({known})", repr(m.upstream)))
+    phases = _phases(m.phases, k + ".phases", duration, bad)
+    return ProviderSpec(key=key, latency=_latency(m.latency_ms, k + ".latency_ms", bad), phases=phases, **given)
+
+
+def _chain(chain: Sequence[str], providers: Mapping[str, Any], bad: Problems) -> None:
+    for i, c in enumerate(chain):
+        if c not in providers:
+            bad.append((f"chain[{i}]", f"names no deployment under providers ({', '.join(providers)})", repr(c)))
+    if len(set(chain)) != len(chain):
+        bad.append(("chain", "names a deployment twice", cut(list(chain))))
 
 
 def parse_scenario(data: Any, source: str = "<dict>") -> Scenario:
-    """Validate a scenario already read from YAML (a mapping) and return it."""
-    v = _V(source)
-    top = v.mapping(data, "", _TOP_KEYS, ("name", "duration_s", "traffic", "chain", "providers"))
-    name = v.string(top["name"], "name")
-    seed = top.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise v.fail("seed", "must be an integer >= 0", seed)
-    duration = v.number(top["duration_s"], "duration_s", lo=0, lo_open=True)
-    description = top.get("description", "")
-    if not isinstance(description, str):
-        raise v.fail("description", "must be a string", description)
-    sources = top.get("sources", [])
-    if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
-        raise v.fail("sources", "must be a list of strings", sources)
+    """Validate a scenario already read from YAML (a mapping) and return it.
 
-    tr = v.mapping(top["traffic"], "traffic", ("rate_per_s", "tier", "tasks", "tokens", "profile"), ("rate_per_s",))
-    rate = v.number(tr["rate_per_s"], "traffic.rate_per_s", lo=0, lo_open=True)
-    tier = v.string(tr.get("tier", "default"), "traffic.tier")
-    tasks = v.weights(tr.get("tasks", {"default": 1.0}), "traffic.tasks")
-    tok = v.mapping(tr.get("tokens", {}), "traffic.tokens", ("input_mean", "output_mean"))
-    in_mean = v.number(tok.get("input_mean", 1000), "traffic.tokens.input_mean", lo=1)
-    out_mean = v.number(tok.get("output_mean", 300), "traffic.tokens.output_mean", lo=1)
-    profile = []
-    prof = tr.get("profile", [])
-    if not isinstance(prof, list):
-        raise v.fail("traffic.profile", "must be a list of {start_s, end_s, factor}", prof)
-    for i, p in enumerate(prof):
-        k = f"traffic.profile[{i}]"
-        m = v.mapping(p, k, ("start_s", "end_s", "factor"), ("start_s", "end_s", "factor"))
-        s = v.number(m["start_s"], k + ".start_s", lo=0)
-        e = v.number(m["end_s"], k + ".end_s", lo=0)
-        if e <= s:
-            raise v.fail(k + ".end_s", f"must be after start_s ({s:g})", e)
-        profile.append((s, e, v.number(m["factor"], k + ".factor", lo=0)))
-    traffic = TrafficSpec(rate, tier, tasks, in_mean, out_mean, tuple(profile))
+    Raises ``ScenarioError`` (a ``ConfigError``) listing every problem found.
+    """
+    from router._schema import validate
+    from router.sim.scenario_schema import ScenarioModel
 
-    upstreams: dict[str, tuple[PhaseSpec, ...]] = {}
-    ups = top.get("upstreams", {})
-    if not isinstance(ups, Mapping):
-        raise v.fail("upstreams", "must be a mapping of name -> {phases: [...]}", ups)
-    for uname, u in ups.items():
-        k = f"upstreams.{uname}"
-        m = v.mapping(u, k, ("phases",), ("phases",))
-        upstreams[str(uname)] = _phases(v, m["phases"], k + ".phases", duration)
-
-    provs = top["providers"]
-    if not isinstance(provs, Mapping) or not provs:
-        raise v.fail("providers", "must be a non-empty mapping of deployment key -> provider", provs)
-    providers: dict[str, ProviderSpec] = {}
-    for key, p in provs.items():
-        if not isinstance(key, str) or not key:
-            raise v.fail("providers", "deployment keys must be non-empty strings", key)
-        k = f"providers.{key}"
-        m = v.mapping(p, k, _PROVIDER_KEYS, ("latency_ms",))
-        lat = v.latency(m["latency_ms"], k + ".latency_ms")
-        elat = v.latency(m["error_latency_ms"], k + ".error_latency_ms") if "error_latency_ms" in m else None
-        ber = v.number(m.get("base_error_rate", 0.0), k + ".base_error_rate", lo=0, hi=1)
-        errors = v.weights(m["errors"], k + ".errors", ERROR_KINDS) if "errors" in m else {"server_error": 1.0}
-        rpm = v.number(m["rate_limit_rpm"], k + ".rate_limit_rpm", lo=0, lo_open=True) if "rate_limit_rpm" in m else None
-        ra = v.number(m["retry_after_s"], k + ".retry_after_s", lo=0) if "retry_after_s" in m else None
-        price = None
-        if "price" in m:
-            pm = v.mapping(m["price"], k + ".price", ("input_per_mtok", "output_per_mtok"), ("input_per_mtok", "output_per_mtok"))
-            price = (
-                v.number(pm["input_per_mtok"], k + ".price.input_per_mtok", lo=0),
-                v.number(pm["output_per_mtok"], k + ".price.output_per_mtok", lo=0),
-            )
-        upstream = None
-        if "upstream" in m:
-            upstream = v.string(m["upstream"], k + ".upstream")
-            if upstream not in upstreams:
-                raise v.fail(k + ".upstream", f"names no entry of upstreams ({', '.join(sorted(upstreams)) or 'none defined'})", upstream)
-        phases = _phases(v, m.get("phases"), k + ".phases", duration)
-        providers[key] = ProviderSpec(key, lat, elat, ber, errors, rpm, ra, price, upstream, phases)
-
-    chain = top["chain"]
-    if not isinstance(chain, list) or not chain:
-        raise v.fail("chain", "must be a non-empty list of deployment keys", chain)
-    for i, c in enumerate(chain):
-        if c not in providers:
-            raise v.fail(f"chain[{i}]", f"names no deployment under providers ({', '.join(providers)})", c)
-    if len(set(chain)) != len(chain):
-        raise v.fail("chain", "names a deployment twice", chain)
-
-    deadline, attempt_timeout = 60.0, 20.0
-    if "router" in top:
-        rt = v.mapping(top["router"], "router", ("deadline_s", "attempt_timeout_s"))
-        deadline = v.number(rt.get("deadline_s", 60.0), "router.deadline_s", lo=0, lo_open=True)
-        attempt_timeout = v.number(rt.get("attempt_timeout_s", 20.0), "router.attempt_timeout_s", lo=0, lo_open=True)
+    try:
+        top = validate(ScenarioModel, data, source=source)
+    except ConfigError as exc:
+        raise ScenarioError(source=source, problems=exc.problems) from None
+    bad: Problems = []
+    duration = top.duration_s
+    upstreams = {name: _phases(u.phases, f"upstreams.{name}.phases", duration, bad) for name, u in (top.upstreams or {}).items()}
+    providers = {key: _provider(key, m, upstreams, duration, bad) for key, m in top.providers.items()}
+    _chain(top.chain, providers, bad)
+    traffic = _traffic(top.traffic, bad)
+    if bad:
+        raise ScenarioError(source=source, problems=bad)
+    given = _given(top, "seed", "description")
+    if top.router is not None:
+        given |= _given(top.router, "deadline_s", "attempt_timeout_s")
     return Scenario(
-        name=name,
+        name=top.name,
         duration_s=duration,
         traffic=traffic,
-        chain=tuple(chain),
+        chain=tuple(top.chain),
         providers=providers,
-        seed=seed,
-        deadline_s=deadline,
-        attempt_timeout_s=attempt_timeout,
-        description=description,
-        sources=tuple(sources),
+        sources=tuple(top.sources or ()),
         upstreams=upstreams,
         source=source,
+        **given,
     )
 
 
@@ -461,11 +357,7 @@ def load_scenario(path: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
         if found is not None:
             p = found
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(str(p), "<file>", f"cannot be read: {exc.strerror}", has_value=False) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(str(p), "<file>", f"is not valid YAML: {exc}", has_value=False) from None
-    return parse_scenario(data, str(p))
+        data, name = read_yaml(p, what="scenario file")
+    except ConfigError as exc:
+        raise ScenarioError(source=exc.source, problems=exc.problems) from None
+    return parse_scenario(data, name)

@@ -51,7 +51,7 @@ async def test_when_what_was_open_failed_the_held_back_ones_are_tried_too() -> N
 
 
 async def test_without_panic_routing_the_call_fails_after_what_was_open() -> None:
-    router, sink = build({A: 1}, probe_when_all_open=False)
+    router, sink = build({A: 1}, panic_routing=False)
     router.breaker(B).cb.open()
     router.breaker(C).cb.open()
     with pytest.raises(RoutingError):

@@ -66,7 +66,7 @@ def test_a_packaged_scenario_loads_by_name() -> None:
         (["providers", "openai/gpt-4o", "phases", 0, "error_rate"], 1.5, "providers.openai/gpt-4o.phases[0].error_rate", "1.5"),
         (["providers", "openai/gpt-4o", "phases", 0, "erors"], {"timeout": 1}, "providers.openai/gpt-4o.phases[0].erors", "{'timeout': 1}"),
         (["providers", "openai/gpt-4o", "latency_ms", "p95"], 500, "providers.openai/gpt-4o.latency_ms.p95", "500"),
-        (["providers", "openai/gpt-4o", "errors"], {"overload": 1}, "providers.openai/gpt-4o.errors.overload", "1"),
+        (["providers", "openai/gpt-4o", "errors"], {"overload": 1}, "providers.openai/gpt-4o.errors.overload", "'overload'"),
         (["traffic", "rate_per_s"], "fast", "traffic.rate_per_s", "'fast'"),
         (["traffic", "rate"], 3, "traffic.rate", "3"),
         (["chain", 1], "anthropic/claude", "chain[1]", "'anthropic/claude'"),
@@ -147,3 +147,78 @@ def test_a_traffic_profile_shapes_the_expected_calls() -> None:
     sc = parse_scenario(data)
     assert sc.rate_at(100) == 0.0 and sc.rate_at(400) == 5
     assert sc.expected_calls() == pytest.approx(5 * 300)
+
+
+# -- issue 12 finding 10: bad scenario files are ScenarioErrors, never raw exceptions ----------
+def test_an_unhashable_chain_entry_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError) as ei:
+        load_scenario(_write(tmp_path, _with(["chain", 0], ["openai/gpt-4o"])))
+    assert ei.value.key == "chain[0]" and "valid string (got ['openai/gpt-4o'])" in str(ei.value)
+
+
+def test_invalid_utf8_is_named(tmp_path: Path) -> None:
+    f = tmp_path / "latin1.yaml"
+    f.write_bytes(yaml.safe_dump(BASE).encode() + b"# d\xe9j\xe0 vu\n")
+    with pytest.raises(ScenarioError, match=r"latin1.yaml: is not valid UTF-8"):
+        load_scenario(f)
+
+
+def test_deep_nesting_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "deep.yaml"
+    f.write_text(yaml.safe_dump(BASE) + "description: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ScenarioError, match="deep.yaml: nested deeper than 64 levels"):
+        load_scenario(f)
+    deep: Any = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ScenarioError, match="description: must be a valid string"):
+        parse_scenario(_with(["description"], deep), "mem.yaml")
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "key"),
+    [
+        (["duration_s"], float("nan"), "duration_s"),
+        (["traffic", "rate_per_s"], float("inf"), "traffic.rate_per_s"),
+        (["traffic", "rate_per_s"], True, "traffic.rate_per_s"),
+        (["providers", "openai/gpt-4o", "latency_ms", "median"], float("nan"), "providers.openai/gpt-4o.latency_ms.median"),
+        (["providers", "openai/gpt-4o", "price"], {"input_per_mtok": float("nan"), "output_per_mtok": 1}, "providers.openai/gpt-4o.price.input_per_mtok"),
+        (["router"], {"deadline_s": float("nan")}, "router.deadline_s"),
+        (["router"], {"attempt_timeout_s": True}, "router.attempt_timeout_s"),
+        (["seed"], 2.5, "seed"),
+        (["providers", "openai/gpt-4o", "errors"], ["timeout"], "providers.openai/gpt-4o.errors"),
+    ],
+)
+def test_non_finite_and_mistyped_numbers_are_refused(path: list[Any], value: Any, key: str) -> None:
+    with pytest.raises(ScenarioError) as ei:
+        parse_scenario(_with(path, value), "mem.yaml")
+    assert ei.value.key == key, str(ei.value)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    data = _with(["duration_s"], -1)
+    data["traffic"]["rate_per_s"] = "fast"
+    data["chain"][1] = "nobody/x"
+    with pytest.raises(ScenarioError) as ei:
+        parse_scenario(data, "mem.yaml")
+    assert [k for k, _, _ in ei.value.problems] == ["duration_s", "traffic.rate_per_s"]  # shape first
+    data = _with(["chain", 1], "nobody/x")
+    data["providers"]["openai/gpt-4o"]["latency_ms"]["p95"] = 100
+    with pytest.raises(ScenarioError) as ei:
+        parse_scenario(data, "mem.yaml")
+    assert [k for k, _, _ in ei.value.problems] == ["providers.openai/gpt-4o.latency_ms.p95", "chain[1]"]
+
+
+def test_the_router_defaults_come_from_router_settings() -> None:
+    from router import RouterSettings
+
+    sc = parse_scenario(BASE)
+    assert (sc.deadline_s, sc.attempt_timeout_s) == (RouterSettings().deadline_s, RouterSettings().attempt_timeout_s)
+    assert parse_scenario(_with(["router"], {"deadline_s": 30})).deadline_s == 30
+
+
+def test_an_alias_bomb_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "bomb.yaml"
+    f.write_text("a: &a [" + ",".join(["x"] * 9) + "]\n" + "".join(f"{n}: &{n} [" + ",".join([f"*{p}"] * 9) + "]\n" for p, n in zip("abcdefgh", "bcdefghi")))
+    with pytest.raises(ScenarioError, match="expands to more than"):
+        load_scenario(f)
