@@ -4,19 +4,18 @@
 the latest call's policy, the order it used and what it skipped and why; and per deployment
 the recent figures from the per-minute rollups (decayed as the live statistics are: success
 probability, latency p50/p95, failed-attempt time, error mix, retries per call).
-``print_explain(rows)`` prints them. A running router answers the same question live with
+``attune explain`` prints them (``router.cli_explain.print_explain``). A running router answers the same question live with
 ``Router.explain(tier, task_type=...)`` (the plan's ``notes``).
 """
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import Any, TextIO
+from typing import Any
 
 from policies.stats import StatsRegistry
 
-__all__ = ["explain_from_store", "print_explain"]
+__all__ = ["explain_from_store"]
 
 
 def explain_from_store(
@@ -72,33 +71,3 @@ def explain_from_store(
         )
     rows.sort(key=lambda r: (r["tier"], r["task_type"]))
     return rows
-
-
-def _fmt(v: Any, unit: str = "") -> str:
-    return "-" if v is None else f"{v}{unit}"
-
-
-def print_explain(rows: list[dict[str, Any]], file: TextIO | None = None) -> None:
-    """Print ``explain_from_store`` rows as text."""
-    out = file or sys.stdout
-    if not rows:
-        print("no calls in the window", file=out)
-        return
-    for r in rows:
-        print(f"tier {r['tier']}  task {r['task_type']}  policy {r['policy']}  (last call {r['last_call_at']})", file=out)
-        print(f"  order:   {' > '.join(r['order']) or '-'}", file=out)
-        for s in r["skipped"]:
-            print(f"  skipped: {s['deployment']}: {s['reason']}", file=out)
-        print(
-            f"  {'deployment':32s} {'p(ok)':>7s} {'weight':>7s} {'p50 ms':>8s} {'p95 ms':>8s} {'fail ms':>8s} {'retry/call':>10s}  regime / errors",
-            file=out,
-        )
-        for d in r["deployments"]:
-            errs = ", ".join(f"{k} {v:.0%}" for k, v in sorted(d["errors"].items(), key=lambda x: -x[1]))
-            print(
-                f"  {d['deployment']:32s} {d['p_success']:7.3f} {d['attempts_weight']:7.1f} {_fmt(d['latency_p50_ms']):>8s}"
-                f" {_fmt(d['latency_p95_ms']):>8s} {_fmt(d['failed_attempt_ms']):>8s} {d['retry_rate']:10.2f}  {d['regime']}"
-                + (f" / {errs}" if errs else ""),
-                file=out,
-            )
-        print(file=out)

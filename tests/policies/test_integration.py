@@ -10,7 +10,8 @@ from router.errors import ServerError
 from telemetry import MemorySink, TelemetryStore
 
 from policies import AdaptivePolicy, StatsRegistry
-from policies.explain import explain_from_store, print_explain
+from policies.explain import explain_from_store
+from router.cli_explain import print_explain
 from policies.warmstart import RollupRefresher
 
 MSG = [{"role": "user", "content": "hi"}]

@@ -56,3 +56,21 @@ def test_explain_falls_back_to_the_newest_calls_window(tmp_path: Path, capsys: p
     assert main(["explain", "--db", url]) == 0
     out = capsys.readouterr().out
     assert "showing the 900 s before the newest call" in out and "tier capable" in out
+
+
+def test_explain_prints_aligned_columns_whatever_the_names(capsys: pytest.CaptureFixture[str]) -> None:
+    from router.cli_explain import print_explain
+
+    def dep(key: str, p: float) -> dict[str, object]:
+        return {"deployment": key, "p_success": p, "attempts_weight": 12.0, "latency_p50_ms": 900, "latency_p95_ms": 2500,
+                "failed_attempt_ms": None, "retry_rate": 0.25, "regime": "steady", "errors": {"timeout": 0.5}}
+
+    long = "a-very-long-provider-name/an-even-longer-model-name-2025"
+    rows = [{"tier": "t", "task_type": "chat", "policy": "adaptive", "last_call_at": "2025-06-15T12:00:00", "order": [long, "p/b"],
+             "skipped": [], "deployments": [dep(long, 0.5), dep("p/b", 0.875)]}]
+    print_explain(rows)
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if "p(ok)" in line)
+    end = lines[header].index("p(ok)") + len("p(ok)")
+    assert lines[header + 1][end - 5 : end] == "0.500" and lines[header + 2][end - 5 : end] == "0.875"
+    assert lines[header + 1].startswith(f" {long}") and "timeout 50%" in lines[header + 1]
