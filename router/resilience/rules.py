@@ -1,7 +1,7 @@
 """The error taxonomy's behaviour: for each ``error_type``, whether to retry the same
 deployment, whether to fall back, and whether it counts against the breaker.
 
-Defaults follow the table in DESIGN.md; a tier may override any row in its config
+Defaults follow the table in docs/design.md ("Error taxonomy"); a tier may override any row in its config
 (``tiers.<name>.errors.<error_type>: {retry: false}``).
 """
 

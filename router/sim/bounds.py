@@ -1,4 +1,4 @@
-"""The two reference bounds of DESIGN.md.
+"""The two reference bounds of docs/design.md ("Scenario files").
 
 ``oracle``: a policy that reads each deployment's true state at the call's instant (error
 rate, latency distribution, quota left in the current minute) and orders the chain by
