@@ -39,7 +39,7 @@ ERROR_KINDS: tuple[str, ...] = tuple(k for k in DEFAULT_RULES if k != "circuit_o
 Z95 = 1.6448536269514722  # standard normal quantile at 0.95
 
 
-_ROUTER_DEFAULTS = RouterSettings()
+_ROUTER_DEFAULTS = RouterSettings.__dataclass_fields__  # the defaults live there only
 
 
 class ScenarioError(ConfigError):
@@ -112,8 +112,8 @@ class Scenario:
     chain: tuple[str, ...]
     providers: Mapping[str, ProviderSpec]
     seed: int = 0
-    deadline_s: float = _ROUTER_DEFAULTS.deadline_s
-    attempt_timeout_s: float = _ROUTER_DEFAULTS.attempt_timeout_s
+    deadline_s: float = _ROUTER_DEFAULTS["deadline_s"].default
+    attempt_timeout_s: float = _ROUTER_DEFAULTS["attempt_timeout_s"].default
     description: str = ""
     sources: tuple[str, ...] = ()
     upstreams: Mapping[str, tuple[PhaseSpec, ...]] = field(default_factory=dict)

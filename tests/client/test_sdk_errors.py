@@ -84,7 +84,7 @@ async def test_a_multi_attempt_failure_takes_the_class_of_its_last_attempt() -> 
 
 
 async def test_failures_without_an_answer_get_a_synthesized_status() -> None:
-    settings = RouterSettings(backoff_initial_s=0.001, backoff_max_s=0.002, max_attempts_per_deployment=1, probe_when_all_open=False)
+    settings = RouterSettings(backoff_initial_s=0.001, backoff_max_s=0.002, max_attempts_per_deployment=1, panic_routing=False)
     client = canned_client(status(503), settings=settings)
     for _ in range(6):  # trip the breaker
         with pytest.raises(openai.InternalServerError):

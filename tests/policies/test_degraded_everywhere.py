@@ -61,7 +61,7 @@ async def test_the_chain_budget_bounds_the_amplification() -> None:
 
 
 def test_the_settings_reject_a_negative_chain_budget() -> None:
-    with pytest.raises(ValueError, match="degraded_retries_per_call must be a number >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"degraded_retries_per_call: must be greater than or equal to 0 \(got -1\)"):
         RouterSettings(degraded_retries_per_call=-1)
 
 

@@ -104,7 +104,7 @@ def _loads_or_config_error(load: Callable[[], Any], error: type[Exception] = Con
     assert time.perf_counter() - t0 < 20
 
 
-PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+PROPS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture(autouse=True)
