@@ -4,7 +4,7 @@
 
     from router.report import build_report
     report = build_report("sqlite:///attune-telemetry.db", since="1h", by="deployment")
-    report.to_json()        # the contract's object (DESIGN.md, attune report)
+    report.to_json()        # the contract's object (docs/design.md, "Command line")
 
 ``since`` counts back from the newest record in the store (a duration such as ``90s``,
 ``15m``, ``2h``, ``7d``, ``1h30m``), or is an ISO date/time; ``None`` means everything. The
