@@ -42,13 +42,15 @@ class FileModel(BaseModel):
 
 
 @functools.cache
-def model_for(cls: type) -> type[BaseModel]:
-    """A strict model of a settings dataclass's init fields, bounds from ``Range`` metadata.
+def model_for(cls: type, names: tuple[str, ...] | None = None) -> type[BaseModel]:
+    """A strict model of a dataclass's init fields (or of ``names`` only), bounds from
+    ``Range`` metadata.
 
     Fields default to ``None`` (not given): the defaults live in the dataclass only.
     """
     hints = typing.get_type_hints(cls, include_extras=True)
-    fields: dict[str, Any] = {f.name: (_translate(hints[f.name]), None) for f in dataclasses.fields(cls) if f.init}
+    chosen = [f.name for f in dataclasses.fields(cls) if f.init and (names is None or f.name in names)]
+    fields: dict[str, Any] = {name: (_translate(hints[name]), None) for name in chosen}
     return create_model(cls.__name__, __config__=STRICT, **fields)
 
 

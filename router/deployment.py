@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from router.prices import lookup_price
 from router.providers.base import Provider
 from router.resilience.rules import ErrorRule, merge_rules
+from router.validation import MAX_SECONDS, Range, check_fields
 
 __all__ = ["Deployment", "Tier", "OBJECTIVES"]
 
 OBJECTIVES = ("reliability", "latency", "cost")
+
+
+_CHECKED = ("input_price_per_mtok", "output_price_per_mtok", "context_window", "attempt_timeout_s")
 
 
 @dataclass(eq=False)
@@ -27,14 +31,15 @@ class Deployment:
     adapter: Provider
     model: str
     provider: str = ""
-    input_price_per_mtok: float | None = None
-    output_price_per_mtok: float | None = None
-    context_window: int | None = None
-    attempt_timeout_s: float | None = None
+    input_price_per_mtok: Annotated[float, Range(ge=0, le=1_000_000)] | None = None  # dollars per million tokens
+    output_price_per_mtok: Annotated[float, Range(ge=0, le=1_000_000)] | None = None
+    context_window: Annotated[int, Range(ge=1, le=100_000_000)] | None = None
+    attempt_timeout_s: Annotated[float, Range(gt=0, le=MAX_SECONDS)] | None = None
 
     def __post_init__(self) -> None:
         if not self.key or not isinstance(self.key, str):
             raise ValueError(f"deployment key must be a non-empty string, got {self.key!r}")
+        check_fields(self, _CHECKED, source=f"Deployment {self.key!r}")
         if not self.provider:
             self.provider = getattr(self.adapter, "name", "") or self.key.split("/", 1)[0]
         if self.input_price_per_mtok is None or self.output_price_per_mtok is None:
@@ -44,8 +49,6 @@ class Deployment:
                 self.input_price_per_mtok = inp
             if self.output_price_per_mtok is None:
                 self.output_price_per_mtok = out
-        if self.attempt_timeout_s is not None and self.attempt_timeout_s <= 0:
-            raise ValueError(f"deployment {self.key!r}: attempt_timeout_s must be > 0, got {self.attempt_timeout_s!r}")
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         return (input_tokens * self.input_price_per_mtok + output_tokens * self.output_price_per_mtok) / 1e6  # type: ignore[operator]
@@ -68,13 +71,14 @@ class Tier:
     policy: Any = "adaptive"
     policies_by_task: Mapping[str, Any] = field(default_factory=dict)
     objective: str = "reliability"
-    cost_cap: float | None = None
+    cost_cap: Annotated[float, Range(gt=0, le=1_000_000)] | None = None
     errors: Mapping[str, Mapping[str, Any]] | None = None
     rules: dict[str, ErrorRule] = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.chain:
             raise ValueError(f"tier {self.name!r}: chain must name at least one deployment")
+        check_fields(self, ("cost_cap",), source=f"Tier {self.name!r}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"tier {self.name!r}: objective {self.objective!r} is not one of {OBJECTIVES}")
         self.chain = list(self.chain)

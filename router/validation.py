@@ -58,14 +58,14 @@ def shorten(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def check_fields(obj: Any) -> None:
-    """Validate a settings dataclass's fields against their declared types and bounds.
+def check_fields(obj: Any, names: tuple[str, ...] | None = None, *, source: str | None = None) -> None:
+    """Validate a dataclass's fields (or ``names`` only) against their declared types and bounds.
 
-    Raises ``ConfigError`` with source ``ClassName`` and every bad field at once.
+    Raises ``ConfigError`` with source ``source`` (default ``ClassName``) and every bad field at once.
     """
     from router._schema import model_for, validate
 
-    validate(model_for(type(obj)), obj, source=type(obj).__name__, from_attributes=True)
+    validate(model_for(type(obj), names), obj, source=source or type(obj).__name__, from_attributes=True)
 
 
 # -- YAML ------------------------------------------------------------------------------------

@@ -393,3 +393,33 @@ def test_bench_and_config_share_one_mechanism() -> None:
     base = RouterSettings(deadline_s=sc.deadline_s, attempt_timeout_s=sc.attempt_timeout_s)
     assert _settings(sc, CooldownPolicy()) == with_policy_settings(base, [("policy", CooldownPolicy())])
     assert _settings(sc, CooldownPolicy()).breakers_enabled is False
+
+
+def test_a_bad_telemetry_port_names_the_key_and_hides_the_password(tmp_path: Path) -> None:
+    err = config_error(tmp_path, ONE.replace("telemetry: false", "telemetry: {url: 'postgresql://u:hunter2@db:notaport/x'}"))
+    assert err.key == "telemetry.url" and "notaport" in str(err) and "hunter2" not in str(err)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"input_price_per_mtok": float("nan")}, "input_price_per_mtok"),
+        ({"output_price_per_mtok": -1.0}, "output_price_per_mtok"),
+        ({"input_price_per_mtok": float("inf")}, "input_price_per_mtok"),
+        ({"attempt_timeout_s": float("nan")}, "attempt_timeout_s"),
+        ({"context_window": 2.5}, "context_window"),
+    ],
+)
+def test_deployments_built_in_python_are_checked(kwargs: dict[str, object], key: str) -> None:
+    from router import Deployment, MemoryProvider
+
+    with pytest.raises(ConfigError) as info:
+        Deployment("p/m", MemoryProvider(), "m", **kwargs)  # type: ignore[arg-type]
+    assert info.value.key == key and str(info.value).startswith("Deployment 'p/m': ")
+
+
+def test_a_tier_cost_cap_built_in_python_is_checked() -> None:
+    from router import Tier
+
+    with pytest.raises(ConfigError, match=r"Tier 't': cost_cap: must be a finite number \(got nan\)"):
+        Tier("t", ["p/m"], cost_cap=float("nan"))
