@@ -19,6 +19,7 @@
         price: {input_per_mtok: 2.5, output_per_mtok: 10}   # default: genai-prices
         context_window: 128000
         attempt_timeout_s: 20
+        connections: {max: 64, keepalive_s: 15}   # the endpoint's pool; keepalive_s 0: no reuse
     tiers:
       capable:
         chain: [openai/gpt-4o, anthropic/claude-sonnet-4]
@@ -37,8 +38,8 @@ in ``router.config_schema``; the defaults are ``RouterSettings``' and the adapte
 A policy that carries ``router_settings`` (``cooldown``: no breakers, no retry budget) gets them
 here as in ``attune bench``, unless ``settings:`` sets the same key explicitly.
 
-Deployments with the same ``api``, ``base_url`` and ``api_key_env`` (and no ``headers``) share
-one adapter, hence one connection pool. A Gemini ``base_url`` may end in its API version
+Deployments with the same ``api``, ``base_url``, ``api_key_env`` and ``connections`` (and no
+``headers``) share one adapter, hence one connection pool. A Gemini ``base_url`` may end in its API version
 (``.../v1``); without one it is ``v1beta``.
 """
 
@@ -146,18 +147,20 @@ def _deployments(spec: Any, src: str, connect_timeout_s: float) -> list[Deployme
     """Deployments in file order; the same api, base_url and key env (no headers) share an adapter."""
     from router.providers.base import DEFAULT_BASE_URLS
 
-    adapters: dict[tuple[str, str, str | None], Any] = {}
+    adapters: dict[tuple[Any, ...], Any] = {}
     out = []
     for key, d in spec.deployments.items():
         base_url = d.base_url or DEFAULT_BASE_URLS[d.api]
         provider = d.provider or key.split("/", 1)[0]
-        akey = (d.api, base_url, d.api_key_env)
+        pool = d.connections.adapter_kwargs() if d.connections else {}
+        akey = (d.api, base_url, d.api_key_env, tuple(sorted(pool.items())))
         try:
             adapter = adapters.get(akey)
             if adapter is None or d.headers:
                 api_key = os.environ.get(d.api_key_env) if d.api_key_env else None
                 adapter = _adapter_class(d.api)(
-                    base_url=base_url, api_key=api_key, name=provider, connect_timeout_s=connect_timeout_s, extra_headers=dict(d.headers or {})
+                    base_url=base_url, api_key=api_key, name=provider, connect_timeout_s=connect_timeout_s, extra_headers=dict(d.headers or {}),
+                    **pool,
                 )
                 if not d.headers:
                     adapters[akey] = adapter

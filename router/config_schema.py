@@ -19,7 +19,7 @@ from router.deployment import OBJECTIVES
 from router.resilience.rules import DEFAULT_RULES
 from router.settings import RouterSettings
 
-__all__ = ["APIS", "ConfigSpec", "DeploymentSpec", "ErrorRuleSpec", "PriceSpec", "TelemetrySpec", "TierSpec"]
+__all__ = ["APIS", "ConfigSpec", "ConnectionsSpec", "DeploymentSpec", "ErrorRuleSpec", "PriceSpec", "TelemetrySpec", "TierSpec"]
 
 # api -> (adapter module, class name); the module is imported when a deployment uses it
 APIS: dict[str, tuple[str, str]] = {
@@ -89,6 +89,22 @@ class PriceSpec(FileModel):
     output_per_mtok: Price
 
 
+class ConnectionsSpec(FileModel):
+    """``deployments.<key>.connections``: the endpoint's pool (the adapter's defaults: 64, 15 s)."""
+
+    max: Annotated[int, Field(ge=1, le=100_000)] | None = None  # connections open at once; callers beyond it queue
+    keepalive_s: Annotated[float, Field(ge=0, le=3600)] | None = None  # idle time before a connection is closed; 0: no reuse
+
+    def adapter_kwargs(self) -> dict[str, Any]:
+        """The adapter's ``max_connections`` / ``keepalive_s`` for what was given."""
+        out: dict[str, Any] = {}
+        if self.max is not None:
+            out["max_connections"] = self.max
+        if self.keepalive_s is not None:
+            out["keepalive_s"] = float(self.keepalive_s)
+        return out
+
+
 class DeploymentSpec(FileModel):
     """``deployments.<key>``; ``None`` means not given (the adapter's or Deployment's default)."""
 
@@ -101,6 +117,7 @@ class DeploymentSpec(FileModel):
     context_window: Annotated[int, Field(ge=1, le=100_000_000)] | None = None
     attempt_timeout_s: Seconds | None = None
     headers: dict[HeaderName, HeaderValue] | None = None
+    connections: ConnectionsSpec | None = None
 
 
 class ErrorRuleSpec(FileModel):
