@@ -1,11 +1,12 @@
-"""What the httpx adapters share: one pooled client per endpoint, queueing on a semaphore, the
-per-attempt timeout, the mapping of transport failures, server-sent events, and the status-code
-fallback of the error table.
+"""What the HTTP adapters share: one connection pool per endpoint (``router.providers._wire``:
+aiohttp by default, httpx when given ``transport=`` or ``http_client=``), queueing on a
+semaphore, the per-attempt timeout, server-sent events, and the status-code fallback of the
+error table.
 
-Transport outcomes become the router's error classes here, for every wire format::
+Transport outcomes become the router's error classes, for every wire format and both transports::
 
-    httpx.TimeoutException                  -> ProviderTimeoutError   "timeout"
-    httpx.ConnectError / reset / refused    -> ConnectionFailedError  "connection"
+    timeout (connect or read)               -> ProviderTimeoutError   "timeout"
+    connect error / reset / refused         -> ConnectionFailedError  "connection"
     body cut short / unparsable             -> InvalidResponseError   "invalid_response"
 
 A non-2xx status goes to the adapter's ``_error`` (its provider's error body), which falls back
@@ -16,18 +17,16 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import json
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
-
+from router._json import dumps, loads
 from router.errors import (
     AuthError,
     BadRequestError,
-    ConnectionFailedError,
     ContextLengthError,
     InvalidResponseError,
     OverloadedError,
@@ -36,8 +35,13 @@ from router.errors import (
     RateLimitedError,
     ServerError,
 )
+from router.providers._sse import EventParser
+from router.providers._wire import Reply, make_wire, reading
 from router.providers.base import ProviderRequest
 from router.resilience.retry_after import parse_retry_after
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["SSE", "ChunkStream", "HTTPAdapter", "chunk", "error_for_status", "json_object", "parse_guard", "reading", "retry_after_header", "scrub"]
 
@@ -55,13 +59,13 @@ def scrub(text: str, secret: str | None) -> str:
 def json_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object, or ``{}`` when it is empty, not JSON or not an object."""
     try:
-        payload = json.loads(body) if body else {}
+        payload = loads(body) if body else {}
     except (ValueError, UnicodeDecodeError):
         return {}
     return payload if isinstance(payload, dict) else {}
 
 
-def retry_after_header(headers: httpx.Headers | Mapping[str, str], now: float) -> float | None:
+def retry_after_header(headers: Mapping[str, str], now: float) -> float | None:
     """Seconds to wait from ``Retry-After`` / ``retry-after-ms``, or None."""
     return parse_retry_after({k.lower(): v for k, v in headers.items()}, now)
 
@@ -95,22 +99,11 @@ def parse_guard(what: str, status: int | None) -> Iterator[None]:
         raise InvalidResponseError(f"unparsable {what} ({type(exc).__name__})", status=status) from exc
 
 
-@contextmanager
-def reading(what: str, status: int) -> Iterator[None]:
-    """Map transport failures while reading a response's ``what`` (the headers have arrived)."""
-    try:
-        yield
-    except httpx.TimeoutException as exc:
-        raise ProviderTimeoutError(f"{what} read timed out ({type(exc).__name__})", status=status) from exc
-    except httpx.RemoteProtocolError as exc:
-        raise InvalidResponseError(f"{what} cut short", status=status) from exc
-    except httpx.TransportError as exc:
-        raise ConnectionFailedError(f"{type(exc).__name__} while reading the {what}", status=status) from exc
-
-
 class HTTPAdapter(abc.ABC):
-    """Base of the httpx adapters: owns the connection pool of one endpoint (share one instance
-    between deployments of the same endpoint). ``repr`` never shows the key."""
+    """Base of the HTTP adapters: owns the connection pool of one endpoint (share one instance
+    between deployments of the same endpoint). ``max_connections`` bounds the pool (callers
+    beyond it queue on a semaphore); ``keepalive_s`` is how long an idle connection is kept
+    (0: a new connection per request). ``repr`` never shows the key."""
 
     enforces_timeout = False
 
@@ -126,75 +119,63 @@ class HTTPAdapter(abc.ABC):
         http_client: httpx.AsyncClient | None,
         extra_headers: dict[str, str] | None,
         max_connections: int,
+        keepalive_s: float = 15.0,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self._key = api_key
-        self._connect_timeout = connect_timeout_s
         self._headers = {"content-type": "application/json", "accept": "application/json", **headers, **(extra_headers or {})}
+        self._wire = make_wire(
+            headers=self._headers, connect_timeout_s=connect_timeout_s, max_connections=max_connections, keepalive_s=keepalive_s,
+            transport=transport, http_client=http_client,
+        )  # fmt: skip
         # httpcore's pool rescans every queued request on each state change (quadratic under a
-        # burst); queueing on our own semaphore keeps the pool's queue empty.
+        # burst); queueing on our own semaphore keeps the pool's queue empty, on both transports.
         self._slots = asyncio.Semaphore(max_connections)
-        self._owns_client = http_client is None
-        self._client = http_client or httpx.AsyncClient(
-            transport=transport,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, name={self.name!r})"
 
     @abc.abstractmethod
-    def _error(self, status: int, body: bytes, headers: httpx.Headers) -> ProviderError:
+    def _error(self, status: int, body: bytes, headers: Mapping[str, str]) -> ProviderError:
         """Map a non-2xx response of this provider to the router's error class."""
 
-    def _request(self, url: str, body: dict[str, Any], timeout: float, options: ProviderRequest | None = None) -> httpx.Request:
-        t = httpx.Timeout(timeout, connect=min(self._connect_timeout, timeout))
-        headers = self._headers
-        query = None
-        if options is not None:  # the caller's extra_headers / extra_query / extra_body, as the SDK applies them
-            if options.extra_body:
-                body = {**body, **options.extra_body}
-            if options.extra_headers:
-                headers = {**headers, **options.extra_headers}
-            query = options.extra_query or None
-        return self._client.build_request("POST", url, content=json.dumps(body).encode(), headers=headers, params=query, timeout=t)
-
-    async def _send(self, req: httpx.Request, timeout: float) -> httpx.Response:
-        try:
-            return await self._client.send(req, stream=True)
-        except httpx.TimeoutException as exc:
-            raise ProviderTimeoutError(f"{type(exc).__name__} after {timeout:.2f}s") from exc
-        except httpx.TransportError as exc:
-            raise ConnectionFailedError(type(exc).__name__) from exc
+    def _prepare(self, body: dict[str, Any], options: ProviderRequest | None) -> tuple[bytes, Mapping[str, str] | None, Mapping[str, Any] | None]:
+        """The request body as JSON bytes, with the caller's extra_body / extra_headers /
+        extra_query applied as the SDK applies them: ``(content, extra headers, query)``."""
+        if options is None:
+            return dumps(body), None, None
+        if options.extra_body:
+            body = {**body, **options.extra_body}
+        return dumps(body), options.extra_headers or None, options.extra_query or None
 
     async def _post_json(
         self, url: str, body: dict[str, Any], timeout: float, what: str, options: ProviderRequest | None = None
-    ) -> tuple[Any, httpx.Response, float]:
+    ) -> tuple[Any, Reply, float]:
         """POST ``body`` (with ``options``' extra headers, query and body) and read the whole
         answer: ``(parsed JSON, response, seconds until the body was read)``. Non-2xx answers
         raise the adapter's mapped error, carrying the response (``ProviderError.response``)."""
-        req = self._request(url, body, timeout, options)
+        content, headers, query = self._prepare(body, options)
         t0 = time.perf_counter()
         async with self._slots:
-            resp = await self._send(req, timeout)
+            resp = await self._wire.post(url, content, timeout, headers, query)
             try:
-                with reading("response body", resp.status_code):
-                    raw = await resp.aread()
+                raw = await resp.read()
             finally:
                 await resp.aclose()
         elapsed = time.perf_counter() - t0
         if resp.status_code >= 400:
             raise self._answer_error(resp, raw)
         try:
-            return json.loads(raw), resp, elapsed
+            return loads(raw), resp, elapsed
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidResponseError(f"unparsable {what} ({type(exc).__name__})", status=resp.status_code) from exc
 
-    def _answer_error(self, resp: httpx.Response, raw: bytes) -> ProviderError:
-        """The adapter's error for a non-2xx answer, carrying the answer (status, headers, body)."""
+    def _answer_error(self, resp: Reply, raw: bytes) -> ProviderError:
+        """The adapter's error for a non-2xx answer, carrying the answer as an ``httpx.Response``
+        (status, headers and content readable, as the SDK's errors have it)."""
         err = self._error(resp.status_code, raw, resp.headers)
-        err.response = resp  # read and closed: status, headers and content stay readable
+        err.response = resp.as_httpx(raw)
         return err
 
     async def _open_stream(
@@ -203,13 +184,13 @@ class HTTPAdapter(abc.ABC):
         """POST ``body``, wrap its event stream with ``make`` and return once the first chunk has
         arrived; errors before it are raised here. The pool slot is held until the stream is
         closed (it holds the connection)."""
-        req = self._request(url, body, timeout, options)
+        content, headers, query = self._prepare(body, options)
         await self._slots.acquire()
-        resp: httpx.Response | None = None
+        resp: Reply | None = None
         try:
-            resp = await self._send(req, timeout)
+            resp = await self._wire.post(url, content, timeout, headers, query)
             if resp.status_code >= 400:
-                raw = await resp.aread()
+                raw = await resp.read()
                 raise self._answer_error(resp, raw)
             stream = make(SSE(resp, self._slots))
         except BaseException:
@@ -225,50 +206,49 @@ class HTTPAdapter(abc.ABC):
         return stream
 
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        await self._wire.aclose()
 
 
 class SSE:
-    """The server-sent events of one response, as ``(event name, data)`` pairs."""
+    """The server-sent events of one response, as ``(event name, data bytes)`` pairs."""
 
-    def __init__(self, resp: httpx.Response, slots: asyncio.Semaphore) -> None:
+    def __init__(self, resp: Reply, slots: asyncio.Semaphore) -> None:
         self.resp = resp
         self.status = resp.status_code
         self._slots: asyncio.Semaphore | None = slots
-        self._lines = resp.aiter_lines()
+        self._chunks = resp.chunks()
+        self._parser = EventParser()
+        self._ready: deque[tuple[str, bytes]] = deque()
+        self._ended = False
 
-    async def next(self) -> tuple[str, str] | None:
+    async def next(self) -> tuple[str, bytes] | None:
         """The next event that carries data, or ``None`` at the end of the body."""
-        event = ""
-        data: list[str] = []
-        with reading("stream", self.status):
-            async for line in self._lines:
-                if not line:
-                    if data:
-                        return event or "message", "\n".join(data)
-                    event = ""
-                    continue
-                if line.startswith(":"):
-                    continue  # comment
-                name, _, value = line.partition(":")
-                value = value[1:] if value.startswith(" ") else value
-                if name == "data":
-                    data.append(value)
-                elif name == "event":
-                    event = value
-        return (event or "message", "\n".join(data)) if data else None
+        ready = self._ready
+        while not ready:
+            if self._ended:
+                return None
+            try:
+                data = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                self._ended = True
+                ready.extend(self._parser.close())
+                continue
+            ready.extend(self._parser.feed(data))
+        return ready.popleft()
 
-    def json(self, data: str) -> Any:
+    def json(self, data: bytes | str) -> Any:
         """One event's data parsed, ``InvalidResponseError`` when it is not JSON."""
         try:
-            return json.loads(data)
+            return loads(data)
         except ValueError as exc:
             raise InvalidResponseError("unparsable stream event", status=self.status) from exc
 
     async def aclose(self) -> None:
         try:
-            await self.resp.aclose()
+            try:
+                await self._chunks.aclose()  # type: ignore[attr-defined]
+            finally:
+                await self.resp.aclose()
         finally:
             if self._slots is not None:
                 self._slots.release()
@@ -283,7 +263,7 @@ class ChunkStream(abc.ABC):
         self._sse = sse
         self.first: dict[str, Any] = {}
         self.http_status: int | None = sse.status
-        self.headers: httpx.Headers = sse.resp.headers
+        self.headers: Mapping[str, str] = sse.resp.headers
         self._role_sent = False
 
     def _emit(self, id_: str, model: str, delta: dict[str, Any], finish: str | None = None, usage: tuple[int, int] | None = None) -> dict[str, Any]:

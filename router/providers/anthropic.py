@@ -252,6 +252,7 @@ class AnthropicProvider(HTTPAdapter):
         http_client: httpx.AsyncClient | None = None,
         extra_headers: dict[str, str] | None = None,
         max_connections: int = 64,
+        keepalive_s: float = 15.0,
     ) -> None:
         if isinstance(default_max_tokens, bool) or not isinstance(default_max_tokens, int) or default_max_tokens < 1:
             raise ValueError(f"default_max_tokens must be a positive integer, got {default_max_tokens!r}")
@@ -268,6 +269,7 @@ class AnthropicProvider(HTTPAdapter):
             http_client=http_client,
             extra_headers=extra_headers,
             max_connections=max_connections,
+            keepalive_s=keepalive_s,
         )
         self.default_max_tokens = default_max_tokens
         self._url = self.base_url + ("/messages" if self.base_url.endswith("/v1") else "/v1/messages")

@@ -242,6 +242,7 @@ class GeminiProvider(HTTPAdapter):
         http_client: httpx.AsyncClient | None = None,
         extra_headers: dict[str, str] | None = None,
         max_connections: int = 64,
+        keepalive_s: float = 15.0,
     ) -> None:
         super().__init__(
             name=name,
@@ -253,6 +254,7 @@ class GeminiProvider(HTTPAdapter):
             http_client=http_client,
             extra_headers=extra_headers,
             max_connections=max_connections,
+            keepalive_s=keepalive_s,
         )
         head, _, last = self.base_url.rpartition("/")
         if _VERSION.fullmatch(last) and "://" in head:

@@ -11,7 +11,8 @@ the body's ``error.code`` / ``error.type``::
     other 4xx                               -> BadRequestError        "bad_request" (408: timeout)
 
 Error messages carry the status and the provider's error code and message (API key scrubbed),
-never the request. Pass ``transport=`` (e.g. ``httpx.MockTransport``) to plug in a test double.
+never the request. Requests go over aiohttp by default; pass ``transport=`` (e.g.
+``httpx.MockTransport``) to plug in a test double, or ``http_client=`` to use your httpx client.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class OpenAIProvider(HTTPAdapter):
         http_client: httpx.AsyncClient | None = None,
         extra_headers: dict[str, str] | None = None,
         max_connections: int = 64,
+        keepalive_s: float = 15.0,
     ) -> None:
         super().__init__(
             name=name,
@@ -78,6 +80,7 @@ class OpenAIProvider(HTTPAdapter):
             http_client=http_client,
             extra_headers=extra_headers,
             max_connections=max_connections,
+            keepalive_s=keepalive_s,
         )
         self._url = self.base_url + "/chat/completions"
         self._embeddings_url = self.base_url + "/embeddings"
@@ -151,7 +154,7 @@ class _OpenAIStream(ChunkStream):
             if item is None:
                 return None
             data = item[1].strip()
-            if data == "[DONE]":
+            if data == b"[DONE]":
                 return None
             event = self._sse.json(data)
             if isinstance(event, dict) and "error" in event:
