@@ -13,7 +13,7 @@ Both map transport failures the same way::
     refused / reset / protocol error        -> ConnectionFailedError  "connection"
     body cut short (before its length/end)  -> InvalidResponseError   "invalid_response"
 
-aiohttp is imported when the first request is sent, so ``import router`` stays light.
+aiohttp is imported when the first adapter on it is built, so ``import router`` stays light.
 """
 
 from __future__ import annotations
@@ -249,18 +249,18 @@ class AiohttpWire:
     again if the adapter is later used from another loop)."""
 
     def __init__(self, *, headers: dict[str, str], connect_timeout_s: float, max_connections: int, keepalive_s: float) -> None:
+        import aiohttp  # here, not on the first request: its import time must not count against an attempt
+
+        self._aiohttp = aiohttp
         self._headers = headers
         self._connect = connect_timeout_s
         self.max_connections = max_connections
         self.keepalive_s = keepalive_s
         self._session: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._aiohttp: Any = None
 
     def _open(self, loop: asyncio.AbstractEventLoop) -> Any:
-        import aiohttp
-
-        self._aiohttp = aiohttp
+        aiohttp = self._aiohttp
         reuse: dict[str, Any] = {"keepalive_timeout": self.keepalive_s} if self.keepalive_s else {"force_close": True}
         connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0, **reuse)
         # No cookie jar: provider APIs are stateless, and cookie handling is per-request work.
