@@ -8,7 +8,6 @@ accepts)."""
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 __all__ = ["dumps", "loads"]
@@ -26,11 +25,13 @@ def _std_dumps(obj: Any) -> bytes:
 if orjson is not None:
     _orjson_loads, _orjson_dumps, _DecodeError, _EncodeError = orjson.loads, orjson.dumps, orjson.JSONDecodeError, orjson.JSONEncodeError
 
-    _LONG_B, _LONG_S = re.compile(rb"\d{20}").search, re.compile(r"\d{20}").search
+    _DIGITS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))  # digits -> "0", the rest -> " "
+    _RUN = b"0" * 20
 
-    def loads(data: bytes | str) -> Any:
+    def loads(data: bytes | bytearray | memoryview | str) -> Any:
         """Parse JSON text (bytes or str); ``ValueError`` when it is not JSON."""
-        if (_LONG_B if type(data) is bytes else _LONG_S)(data):  # type: ignore[arg-type]
+        raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data) if isinstance(data, memoryview) else data
+        if _RUN in raw.translate(_DIGITS):  # two C passes: far cheaper than a regex
             return json.loads(data)
         try:
             return _orjson_loads(data)
