@@ -178,8 +178,9 @@ def test_connections_config_key_sets_the_deployments_pool(tmp_path: Path) -> Non
     assert a is not b  # different pool settings: separate pools
     assert (a._slots._value, a._wire.max_connections, a._wire.keepalive_s) == (8, 8, 0.0)
     assert (b._slots._value, b._wire.max_connections, b._wire.keepalive_s) == (64, 64, 15.0)
-    for bad, key, fragment in (("{max: 0}", "connections.max", "must be an integer > 0"),
-                               ("{keepalive_s: -1}", "connections.keepalive_s", ">= 0"),
+    for bad, key, fragment in (("{max: 0}", "connections.max", "greater than or equal to 1 \\(got 0\\)"),
+                               ("{keepalive_s: -1}", "connections.keepalive_s", "greater than or equal to 0"),
+                               ("{max: true}", "connections.max", "integer"),
                                ("{maximum: 8}", "connections.maximum", "unknown key")):  # fmt: skip
         path.write_text(CONFIG.replace("{max: 8, keepalive_s: 0}", bad))
         with pytest.raises(ConfigError, match=fragment) as info:
