@@ -78,7 +78,7 @@ class ConfigError(AttuneError, ValueError):
         self.problems: tuple[tuple[str | None, str, str | None], ...] = tuple(problems) or ((key, message, value),)
         self.key, _, self.value = self.problems[0]
         self.source = source
-        lines = [(f"{k}: " if k else "") + p + (f" (got {v})" if v is not None else "") for k, p, v in self.problems]
+        lines = [(f"{_cut(k, 200)}: " if k else "") + _cut(p, 300) + (f" (got {_cut(v, 200)})" if v is not None else "") for k, p, v in self.problems]
         head = f"{source}: " if source else ""
         if len(lines) == 1:
             super().__init__(head + lines[0])
@@ -89,6 +89,10 @@ class ConfigError(AttuneError, ValueError):
         """The same problems under ``prefix`` (a key path) and from ``source``."""
         moved = [((f"{prefix}.{k}" if k else prefix) if prefix else k, p, v) for k, p, v in self.problems]
         return type(self)(source=source or self.source, problems=moved)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class InvalidRequestError(AttuneError, ValueError):

@@ -423,3 +423,13 @@ def test_a_tier_cost_cap_built_in_python_is_checked() -> None:
 
     with pytest.raises(ConfigError, match=r"Tier 't': cost_cap: must be a finite number \(got nan\)"):
         Tier("t", ["p/m"], cost_cap=float("nan"))
+
+
+def test_every_part_of_a_message_is_cut(tmp_path: Path) -> None:
+    long = "x" * 5000
+    err = config_error(tmp_path, ONE.replace("chain: [openai/gpt-4o]", f"chain: [{long}]\n    policy: {long}"))
+    assert [k for k, _, _ in err.problems] == ["tiers.capable.policy"]
+    assert len(str(err)) < 700
+    many = "".join(f"  p{i}/m:\n    model: m\n    base_url: http://127.0.0.1:9\n" for i in range(300))
+    err = config_error(tmp_path, ONE.replace("deployments:\n", "deployments:\n" + many).replace("chain: [openai/gpt-4o]", "chain: [nobody/x]"))
+    assert err.key == "tiers.capable.chain[0]" and len(str(err)) < 700
