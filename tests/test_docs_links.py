@@ -3,6 +3,7 @@ docs/design.md, not in a file only some machines have)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -49,3 +50,17 @@ def test_the_design_document_exists_and_modules_point_into_it() -> None:
         assert heading in design
     for module in ("router/resilience/breaker.py", "router/resilience/rules.py", "router/sim/bounds.py", "router/sim/scenario.py", "router/sim/SCENARIOS.md"):
         assert "docs/design.md" in (ROOT / module).read_text(encoding="utf-8"), module
+
+
+def test_every_config_key_is_in_the_design_document() -> None:
+    from router.config_schema import ConfigSpec, DeploymentSpec, TierSpec
+    from router.settings import BreakerSettings, RouterSettings
+    from router.sim.scenario_schema import ProviderModel, ScenarioModel
+
+    design = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    scenarios = (ROOT / "router" / "sim" / "SCENARIOS.md").read_text(encoding="utf-8")
+    config_keys = [*ConfigSpec.model_fields, *DeploymentSpec.model_fields, *TierSpec.model_fields]
+    config_keys += [f.name for cls in (RouterSettings, BreakerSettings) for f in dataclasses.fields(cls)]
+    missing = [k for k in config_keys if f"`{k}" not in design]
+    missing += [k for k in (*ScenarioModel.model_fields, *ProviderModel.model_fields) if f"`{k}`" not in scenarios]
+    assert not missing, f"undocumented keys: {missing}"
