@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from policies.base import Plan, PlanContext, as_policy
 from policies.stats import StatsRegistry
+from router.arguments import check_deadline, check_messages, check_params, check_tags, check_task_type, estimate_parts, estimate_tokens
 from router.clock import Clock, SystemClock
 from router.deployment import Deployment, Tier
 from router.errors import (
@@ -39,7 +40,8 @@ from router.errors import (
     UnknownModelError,
     routing_error,
 )
-from router.providers.base import ProviderRequest
+from router.providers.base import ProviderRequest, ProviderResponse
+from router.redact import Redactor, redact_http_logs
 from router.resilience._pybreaker import pybreaker
 from router.resilience.breaker import DeploymentBreaker, PassThroughBreaker
 from router.resilience.degraded import DegradedRetryBudget
@@ -53,11 +55,11 @@ from router.resilience.retry import (
 )
 from router.resilience.shared import RedisSharedState
 from router.resilience.timeouts import AttemptTimeouts
-from router.options import CallOptions, plain_messages, split_call_options
+from router.options import CallOptions, split_call_options
 from router.embeddings import embed_sender, embedding_input_tokens, routed_embedding
 from router.facts import RoutingFacts
 from router.response import routed_completion
-from router.streaming import AsyncChatCompletionStream, one_shot_stream
+from router.streaming import AsyncChatCompletionStream, StreamLimits, check_chunk, one_shot_stream, token_count
 
 if TYPE_CHECKING:
     from router.types.chat import ChatCompletion
@@ -81,12 +83,13 @@ class RecordSink(Protocol):
 class _Runtime:
     """Per-deployment resilience state shared by every call of a router."""
 
-    __slots__ = ("breaker", "budget", "timeout")
+    __slots__ = ("breaker", "budget", "timeout", "redact")
 
-    def __init__(self, breaker: DeploymentBreaker, budget: RetryBudget, timeout: float) -> None:
+    def __init__(self, breaker: DeploymentBreaker, budget: RetryBudget, timeout: float, redact: Redactor) -> None:
         self.breaker = breaker
         self.budget = budget
         self.timeout = timeout
+        self.redact = redact
 
 
 def _resolve_policy(spec: Any) -> Any:
@@ -95,45 +98,6 @@ def _resolve_policy(spec: Any) -> Any:
 
         return get_policy(spec)
     return as_policy(spec)
-
-
-def _check_messages(messages: Any) -> list[Mapping[str, Any]]:
-    """``messages`` as a list of dicts (SDK/router message objects converted), or
-    ``InvalidRequestError`` naming what is wrong."""
-    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
-        raise InvalidRequestError(
-            f"messages must be a non-empty list of {{'role': ..., 'content': ...}} dicts, got {type(messages).__name__}",
-            argument="messages",
-        )
-    messages = plain_messages(messages)
-    if not messages:
-        raise InvalidRequestError("messages must be a non-empty list of {'role': ..., 'content': ...} dicts, got an empty list", argument="messages")
-    for i, m in enumerate(messages):
-        if not isinstance(m, Mapping) or not isinstance(m.get("role"), str):
-            raise InvalidRequestError(f"messages[{i}] must be a dict with a string 'role'", argument=f"messages[{i}]")
-    return list(messages)
-
-
-def _estimate_tokens(messages: list[Mapping[str, Any]]) -> int:
-    """A rough prompt size (characters / 4), or -1 when ``messages`` is not a valid list of
-    plain dicts (the caller then validates it properly)."""
-    if not messages:
-        return -1
-    n = 0
-    for m in messages:
-        if type(m) is not dict or type(m.get("role")) is not str:
-            return -1
-        calls = m.get("tool_calls")
-        if calls is not None and (type(calls) is not list or any(type(c) is not dict for c in calls)):
-            return -1  # tool call objects (SDK/router) to convert first
-        c = m.get("content")
-        if type(c) is str:
-            n += len(c)
-        elif isinstance(c, list):
-            for part in c:
-                if isinstance(part, Mapping) and isinstance(part.get("text"), str):
-                    n += len(part["text"])
-    return n // 4 + 1
 
 
 class Router:
@@ -199,7 +163,9 @@ class Router:
                 on_change=self._on_breaker_change,
             )
             budget = RetryBudget(s.retry_budget_tokens, s.retry_budget_ratio) if s.retry_budget_enabled else UnlimitedRetryBudget()
-            self._rt[d.key] = _Runtime(breaker, budget, d.attempt_timeout_s or s.attempt_timeout_s)
+            redactor = Redactor.for_adapter(d.adapter)
+            redact_http_logs(redactor)
+            self._rt[d.key] = _Runtime(breaker, budget, d.attempt_timeout_s or s.attempt_timeout_s, redactor)
         if not self.deployments:
             raise ValueError("a router needs at least one deployment")
 
@@ -318,16 +284,21 @@ class Router:
         tier = self.tiers.get(model) if type(model) is str else None
         if tier is None:
             tier = self._tier_for(model)
-        est_tokens = _estimate_tokens(messages) if type(messages) is list else -1
+        est_tokens = estimate_tokens(messages) if type(messages) is list else -1
         if est_tokens < 0:
-            messages = _check_messages(messages)
-            est_tokens = _estimate_tokens(messages)
+            messages = check_messages(messages)
+            est_tokens = estimate_parts(messages)
+        if task_type.__class__ is not str or not task_type:
+            check_task_type(task_type)
+        tags = check_tags(tags) if tags is not None else {}
+        if deadline_s is not None:
+            deadline_s = check_deadline(deadline_s)
         options = split_call_options(params) if params else None  # the SDK's timeout/extra_*/max_retries
-        if options is not None and deadline_s is None:
-            deadline_s = options.deadline_s
+        if options is not None and deadline_s is None and options.deadline_s is not None:
+            deadline_s = check_deadline(options.deadline_s, argument="timeout")
         stream = bool(params.pop("stream", False)) if params else False
-        if deadline_s is not None and (type(deadline_s) not in (int, float) or deadline_s <= 0):
-            raise InvalidRequestError(f"deadline_s must be a number > 0, got {deadline_s!r}", argument="deadline_s")
+        if params:
+            check_params(params)
         if self._needs_background:
             self._start_background()
         clock = self.clock
@@ -354,11 +325,16 @@ class Router:
         """Route one embeddings call over a tier of embedding deployments (see ``router.embeddings``)."""
         tier = self._tier_for(model)
         est_tokens = embedding_input_tokens(input)
+        if task_type.__class__ is not str or not task_type:
+            check_task_type(task_type)
+        tags = check_tags(tags) if tags is not None else {}
+        if deadline_s is not None:
+            deadline_s = check_deadline(deadline_s)
         options = split_call_options(params) if params else None
-        if options is not None and deadline_s is None:
-            deadline_s = options.deadline_s
-        if deadline_s is not None and (type(deadline_s) not in (int, float) or deadline_s <= 0):
-            raise InvalidRequestError(f"deadline_s must be a number > 0, got {deadline_s!r}", argument="deadline_s")
+        if options is not None and deadline_s is None and options.deadline_s is not None:
+            deadline_s = check_deadline(options.deadline_s, argument="timeout")
+        if params:
+            check_params(params)
         if self._needs_background:
             self._start_background()
         t0, now = self.clock.monotonic(), self.clock.time()
@@ -459,7 +435,7 @@ class _Call:
         tier: Tier,
         plan: Plan,
         task_type: str,
-        tags: Mapping[str, str] | None,
+        tags: dict[str, str],
         messages: Sequence[Mapping[str, Any]],
         params: dict[str, Any],
         est_tokens: int,
@@ -471,7 +447,7 @@ class _Call:
         self.tier = tier
         self.plan = plan
         self.task_type = task_type
-        self.tags = dict(tags) if tags else {}
+        self.tags = tags  # a fresh dict, checked by the caller
         self.messages = messages
         self.params = params
         self.est_tokens = est_tokens
@@ -602,8 +578,11 @@ class _Call:
         msgs = self.messages
         request = ProviderRequest(dep.model, msgs if type(msgs) is list else list(msgs), self.params, self.task_type, self.est_tokens)
         opts = self.options
+        redact = rt.redact
         if opts is not None:
             request.extra_headers, request.extra_query, request.extra_body = opts.extra_headers, opts.extra_query, opts.extra_body
+            if opts.extra_headers:
+                redact = redact.with_secrets(opts.extra_headers.values())  # header values this call sends
         adapter = dep.adapter
         send = one_shot_stream(adapter) if self.stream else adapter.send if self.operation == "chat" else embed_sender(adapter)
         rules = self.tier.rules
@@ -619,6 +598,7 @@ class _Call:
             timeout = rt.timeout if rt.timeout < remaining else remaining
             started = self.started + (a0 - self.t0)  # wall time, from the one clock read
             self.sent_any = True
+            resp = None
             try:
                 if adapter.enforces_timeout:
                     resp = await send(request, timeout=timeout)
@@ -637,15 +617,23 @@ class _Call:
                         raise
                     finally:
                         timers.disarm(entry)
+                self._check_answer(resp)
             except ProviderError as exc:
                 err: ProviderError = exc
+                redact.error(err)  # the one boundary: provider text scrubbed before it is kept
+                local_fault = False
+                if resp is not None and self.stream:
+                    await resp.aclose()  # a stream whose first chunk was unusable
             except asyncio.CancelledError:
                 breaker.on_neutral(probe)
                 self._attempt(dep, position, retry_number, "cancelled", "cancelled", None, clock.monotonic() - a0, started)
                 raise
             except Exception as exc:  # noqa: BLE001 - an adapter bug must not escape as a raw error
+                # our side's fault (the adapter's code, or an argument it could not encode), never
+                # the deployment's health: not counted against its breaker, retry budget or stats
                 log.warning("adapter for %s raised %s; treated as invalid_response", key, type(exc).__name__)
                 err = InvalidResponseError(f"adapter raised {type(exc).__name__}", deployment=key)
+                local_fault = True
             else:
                 end = clock.monotonic()
                 latency = end - a0
@@ -666,6 +654,9 @@ class _Call:
             self.last_exc = err
             self._attempt(dep, position, retry_number, "error", etype, err.status, latency, started)
             now = started + latency
+            if local_fault:
+                breaker.on_neutral(probe)
+                return None  # no retry here (the same code would fail the same way), nothing counted
             r.stats.observe(key, False, etype, latency, now)
             rule = rules.get(etype)
             if rule is None or rule.breaker:
@@ -738,6 +729,22 @@ class _Call:
         resort would stop goes ahead: only when the plan is degraded everywhere, and within
         the router's chain-wide budget (``router.resilience.degraded``)."""
         return self.plan.degraded_everywhere and self.r.degraded_budget.spend()
+
+    def _check_answer(self, resp: Any) -> None:
+        """What an adapter returned, checked before it counts as a success: token counts in
+        range and text content, or a stream's first chunk well formed (``InvalidResponseError``)."""
+        if self.stream:
+            check_chunk(resp.first)
+            return
+        try:
+            token_count(resp.input_tokens, "usage.prompt_tokens")
+            token_count(resp.output_tokens, "usage.completion_tokens")
+            if resp.content is not None and type(resp.content) is not str:
+                raise ValueError(f"content is a {type(resp.content).__name__}, not a string")
+            if resp.body is not None and self.operation == "chat":
+                _check_body(resp.body)
+        except (ValueError, AttributeError) as exc:
+            raise InvalidResponseError(f"unusable answer ({exc})", status=getattr(resp, "http_status", None)) from None
 
     def _others_available(self, current: Deployment) -> bool:
         r = self.r
@@ -830,6 +837,15 @@ class _Call:
         rec = self._base_record(dep, end)
         if self.stream:
             return self._open_stream(dep, rec, resp, end)
+        _scrub_answer(resp, self.r._rt[dep.key].redact)
+        if resp.body is not None and self.operation == "chat":  # what the caller reads first is there, as the API always sends it
+            body = resp.body
+            if type(body.get("id")) is not str:
+                body["id"] = f"chatcmpl-{self.call_id}"
+            if type(body.get("model")) is not str:
+                body["model"] = resp.model or dep.model
+            if type(body.get("created")) is not int:
+                body["created"] = int(self.started)
         rec.input_tokens = resp.input_tokens
         rec.output_tokens = resp.output_tokens
         rec.cost = dep.cost(resp.input_tokens, resp.output_tokens)
@@ -847,13 +863,17 @@ class _Call:
         r = self.r
         rec.ttft_ms = int((first_at - self.t0) * 1000)
 
-        def finish(input_tokens: int, output_tokens: int, error: ProviderError | None) -> LLMCallRecord:
+        def finish(input_tokens: int, output_tokens: int, error: ProviderError | None, *, cancelled: bool = False) -> LLMCallRecord:
             end = r.clock.monotonic()
             rec.input_tokens = input_tokens
             rec.output_tokens = output_tokens
             rec.cost = dep.cost(input_tokens, output_tokens)
             rec.latency_ms = int((end - self.t0) * 1000)
-            if error is not None:
+            if cancelled:  # the caller's choice: recorded, counted against nothing
+                rec.success = False
+                rec.error_type = "cancelled"
+                rec.error_message = "the caller cancelled the stream"
+            elif error is not None:
                 rec.success = False
                 rec.error_type = error.error_type
                 rec.error_message = str(error)[:500]
@@ -864,7 +884,16 @@ class _Call:
         facts = RoutingFacts(dep.provider, dep.key, self.call_id, rec.fallback_used, self.retries)
         opts = self.params.get("stream_options")
         wants_usage = isinstance(opts, Mapping) and bool(opts.get("include_usage"))
-        return AsyncChatCompletionStream(pstream, finish, facts=facts, est_input=self.est_tokens, include_usage=wants_usage)
+        rt = r._rt[dep.key]
+        return AsyncChatCompletionStream(
+            pstream,
+            finish,
+            facts=facts,
+            est_input=self.est_tokens,
+            include_usage=wants_usage,
+            limits=StreamLimits(idle_s=rt.timeout, deadline=self.deadline, monotonic=r.clock.monotonic),
+            redact=rt.redact.error,
+        )
 
     def _finish_failure(self, error_type: str | None, message: str | None, *, raise_error: bool) -> RoutingError | None:
         r = self.r
@@ -889,3 +918,35 @@ class _Call:
             message, error_type=error_type, call_id=self.call_id, attempts=self.attempts, record=rec, last_error=exc
         )
         return err if raise_error else None
+
+
+def _scrub_answer(resp: ProviderResponse, redact: Redactor) -> None:
+    """The provider-written ids and model name of an answer, scrubbed (and kept only when they
+    are strings): they go into the record and the caller's response."""
+    for name in ("response_id", "request_id", "model"):
+        v = getattr(resp, name)
+        if v is not None:
+            setattr(resp, name, redact.text(v[:200]) if type(v) is str else None)
+    body = resp.body
+    if body is not None:
+        for name in ("id", "model", "system_fingerprint"):
+            v = body.get(name)
+            if type(v) is str:
+                body[name] = redact.text(v)
+
+
+def _check_body(body: dict[str, Any]) -> None:
+    """The parts of a kept ``chat.completion`` body a caller reads first: every choice an object
+    with an integer ``index`` and a ``message`` object (string ``role``, string or null
+    ``content``), ``finish_reason`` a string or null. ``ValueError`` otherwise."""
+    choices = body.get("choices")
+    if type(choices) is not list or not choices:
+        raise ValueError("choices is not a non-empty list")
+    for c in choices:
+        if type(c) is not dict or type(c.get("index")) is not int or type(c.get("message")) is not dict:
+            raise ValueError("a choice lacks an integer index or a message object")
+        m = c["message"]
+        if type(m.get("role", "assistant")) is not str or (m.get("content") is not None and type(m.get("content")) is not str):
+            raise ValueError("a message has a role or content of the wrong type")
+        if c.get("finish_reason") is not None and type(c.get("finish_reason")) is not str:
+            raise ValueError("finish_reason is not a string")

@@ -11,6 +11,13 @@ before it are retried and fall back as usual, and the first chunk's arrival is t
 first token. After it the call is committed to that deployment; an error mid-stream is raised
 to the caller as a ``RoutingError``. The telemetry record is written when the stream ends
 (or is closed, or dropped), with the usage the provider reported (or an estimate).
+
+Every wait for a chunk after the first is bounded (``StreamLimits``): at most the attempt
+timeout between chunks (comments and keep-alives are not chunks) and never past the call's
+deadline; either ends the stream with a ``timeout``. A chunk of the wrong shape (``delta:
+"str"``, usage that is not a token count) ends it with ``invalid_response``; a caller that
+cancels the task reading it leaves a record with ``error_type="cancelled"`` that counts
+against nothing.
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from router.errors import ConnectionFailedError, ProviderError, routing_error
+from router.errors import InvalidResponseError, ProviderError, ProviderTimeoutError, routing_error
 from router.providers.base import ProviderRequest, ProviderResponse
 from router.facts import RoutingFacts
 
@@ -29,7 +37,16 @@ if TYPE_CHECKING:
     from router.types.chat_chunk import ChatCompletionChunk
     from telemetry.records import LLMCallRecord
 
-__all__ = ["AsyncChatCompletionStream", "ChatCompletionChunk", "ChatCompletionStream", "ProviderStream", "one_shot_stream"]
+__all__ = [
+    "AsyncChatCompletionStream",
+    "ChatCompletionChunk",
+    "ChatCompletionStream",
+    "ProviderStream",
+    "StreamLimits",
+    "check_chunk",
+    "one_shot_stream",
+    "token_count",
+]
 
 
 def _chunk_type() -> type[ChatCompletionChunk]:
@@ -42,6 +59,79 @@ def __getattr__(name: str) -> Any:
     if name == "ChatCompletionChunk":
         return _chunk_type()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_MAX_TOKENS = 2**31 - 1
+
+
+def token_count(value: Any, name: str) -> int:
+    """A token count a provider reported: an integer (or an integral float) in 0..2**31-1;
+    missing counts 0. Anything else (``1e30``, ``"12"``, ``True``) is ``ValueError``."""
+    if value is None:
+        return 0
+    if type(value) is float and value.is_integer():
+        value = int(value)
+    if type(value) is not int or not 0 <= value <= _MAX_TOKENS:
+        raise ValueError(f"{name} must be a token count, got {value!r:.40}")
+    return value
+
+
+def _typed(value: Any, kind: type, name: str) -> None:
+    if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+        raise ValueError(f"{name} is a {type(value).__name__}, not a {kind.__name__}")
+
+
+def check_chunk(data: Any) -> tuple[int, int] | None:
+    """Check a ``chat.completion.chunk`` dict for what the caller's chunk object requires
+    (``choices`` a list of objects each with a ``delta`` object and an integer ``index``; the
+    delta's ``content``/``role``/``tool_calls``, ``finish_reason``, ``usage`` of the right types)
+    and fill a missing ``id``/``model``/``created``; returns its ``(prompt, completion)`` usage,
+    if any. ``InvalidResponseError`` when the shape is wrong."""
+    try:
+        if type(data) is not dict:
+            raise ValueError(f"chunk is a {type(data).__name__}, not an object")
+        choices = data.get("choices")
+        if type(choices) is not list:
+            raise ValueError("choices is not a list")
+        for c in choices:
+            if type(c) is not dict:
+                raise ValueError(f"a choice is a {type(c).__name__}, not an object")
+            d = c.get("delta")
+            if type(d) is not dict:
+                raise ValueError("a choice's delta is not an object")
+            _typed(d.get("content"), str, "delta.content")
+            _typed(d.get("role"), str, "delta.role")
+            _typed(d.get("tool_calls"), list, "delta.tool_calls")
+            _typed(c.get("finish_reason"), str, "finish_reason")
+            if type(c.get("index")) is not int:
+                raise ValueError("a choice's index is not an integer")
+        for name, kind, default in (("id", str, ""), ("model", str, ""), ("created", int, 0)):
+            v = data.get(name)
+            if v is None:
+                data[name] = default
+            else:
+                _typed(v, kind, name)
+        u = data.get("usage")
+        if u is None:
+            return None
+        _typed(u, dict, "usage")
+        return token_count(u.get("prompt_tokens"), "usage.prompt_tokens"), token_count(u.get("completion_tokens"), "usage.completion_tokens")
+    except ValueError as exc:
+        raise InvalidResponseError(f"malformed stream chunk ({exc})", status=200) from None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamLimits:
+    """How long a stream may wait for its next chunk: ``idle_s`` at most, and never past the
+    call's ``deadline`` (read on ``monotonic``)."""
+
+    idle_s: float
+    deadline: float
+    monotonic: Callable[[], float]
+
+    def wait_s(self) -> float:
+        left = self.deadline - self.monotonic()
+        return self.idle_s if self.idle_s < left else left
 
 
 class ProviderStream(Protocol):
@@ -95,18 +185,27 @@ def one_shot_stream(adapter: Any) -> Callable[..., Awaitable[Any]]:
     return open_stream
 
 
+Finish = Callable[..., "LLMCallRecord"]  # (input_tokens, output_tokens, error, *, cancelled=False)
+
+
 class AsyncChatCompletionStream:
     """``async for chunk in stream``; ``async with stream`` or ``await stream.close()`` ends it
-    early. ``headers`` are the serving answer's HTTP headers."""
+    early. ``headers`` are the serving answer's HTTP headers.
+
+    ``finish`` completes and writes the call's record when the stream ends; ``limits`` bounds
+    every wait for a chunk; ``redact`` scrubs a provider's mid-stream error before it is stored
+    or raised."""
 
     def __init__(
         self,
         pstream: Any,
-        finish: Callable[[int, int, ProviderError | None], LLMCallRecord],
+        finish: Finish,
         *,
         facts: RoutingFacts,
         est_input: int,
         include_usage: bool = False,
+        limits: StreamLimits | None = None,
+        redact: Callable[[BaseException], BaseException] | None = None,
     ) -> None:
         self._p = pstream
         self._finish = finish
@@ -114,6 +213,8 @@ class AsyncChatCompletionStream:
         self.call_id = facts.call_id
         self._est_input = est_input
         self._include_usage = include_usage  # the caller asked for the usage chunk
+        self._limits = limits
+        self._redact = redact
         self._usage: tuple[int, int] | None = None
         self._usage_chunk: dict[str, Any] | None = None  # to hand on after the chunk it came with
         self._chars = 0
@@ -128,9 +229,10 @@ class AsyncChatCompletionStream:
 
     def _chunk(self, data: dict[str, Any]) -> ChatCompletionChunk | None:
         """The caller's chunk for ``data``; ``None`` for a usage-only chunk the caller did not ask for."""
+        counted = check_chunk(data)
         usage = data.get("usage")
-        if type(usage) is dict:
-            self._usage = (int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+        if counted is not None:
+            self._usage = counted
             if data.get("choices"):  # usage on a chunk with choices: OpenAI sends it on a chunk of its own
                 if self._include_usage:
                     self._usage_chunk = {**data, "choices": []}
@@ -158,14 +260,15 @@ class AsyncChatCompletionStream:
                 return _chunk_type().lazy(data, _routing=self._facts)
             if self._done:
                 raise StopAsyncIteration
-            if self._it is None:
-                self._it = self._p.__aiter__()
             try:
-                data = await self._it.__anext__()
+                data = await self._next_data()
+                chunk = self._chunk(data)
             except StopAsyncIteration:
                 await self._end(None)
                 raise
             except ProviderError as exc:
+                if self._redact is not None:
+                    self._redact(exc)
                 await self._end(exc)
                 rec = self.record
                 raise routing_error(
@@ -177,24 +280,41 @@ class AsyncChatCompletionStream:
                     last_error=exc,
                 ) from exc
             except asyncio.CancelledError:
-                await self._end(ConnectionFailedError("the caller cancelled the stream"))
+                await self._end(None, cancelled=True)
                 raise
-            chunk = self._chunk(data)
             if chunk is not None:
                 return chunk
 
-    async def _end(self, error: ProviderError | None) -> None:
+    async def _next_data(self) -> dict[str, Any]:
+        """The provider's next chunk, waiting no longer than ``limits`` allow."""
+        if self._it is None:
+            self._it = self._p.__aiter__()
+        limits = self._limits
+        if limits is None:
+            return await self._it.__anext__()
+        wait = limits.wait_s()
+        if wait <= 0:
+            raise ProviderTimeoutError("the call's deadline passed mid-stream", deployment=self._facts.deployment)
+        try:
+            async with asyncio.timeout(wait):
+                return await self._it.__anext__()
+        except TimeoutError:
+            raise ProviderTimeoutError(
+                f"no stream chunk within {wait:.3f}s (the idle timeout or the call's deadline)", deployment=self._facts.deployment
+            ) from None
+
+    async def _end(self, error: ProviderError | None, *, cancelled: bool = False) -> None:
         if self._done:
             return
         self._done = True
         try:
             await self._p.aclose()
         finally:
-            self._record(error)
+            self._record(error, cancelled)
 
-    def _record(self, error: ProviderError | None) -> None:
+    def _record(self, error: ProviderError | None, cancelled: bool = False) -> None:
         inp, out = self._usage if self._usage is not None else (self._est_input, self._chars // 4)
-        self.record = self._finish(inp, out, error)
+        self.record = self._finish(inp, out, error, cancelled=cancelled)
 
     async def aclose(self) -> None:
         """Stop reading; the record is written with what arrived."""

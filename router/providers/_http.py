@@ -136,6 +136,13 @@ class HTTPAdapter(abc.ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, name={self.name!r})"
 
+    def sent_secrets(self) -> tuple[str, ...]:
+        """The API key and every header value this adapter sends (except the content type, accept,
+        user agent and API version): what ``router.redact`` scrubs out of provider text."""
+        plain = ("content-type", "accept", "anthropic-version", "user-agent")
+        values = [v for k, v in self._headers.items() if k.lower() not in plain]
+        return (self._key, *values) if self._key else tuple(values)
+
     @abc.abstractmethod
     def _error(self, status: int, body: bytes, headers: Mapping[str, str]) -> ProviderError:
         """Map a non-2xx response of this provider to the router's error class."""

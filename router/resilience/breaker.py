@@ -118,6 +118,16 @@ class DeploymentBreaker:
     def probe_in_flight(self) -> bool:
         return self._probe
 
+    @property
+    def consecutive_failures(self) -> int:
+        """Failures counted since the last success (pybreaker's ``fail_counter``)."""
+        return int(self.cb.fail_counter)
+
+    @property
+    def window_failures(self) -> int:
+        """Failures among the last ``settings.window`` counted outcomes (the failure-rate trip)."""
+        return self._window_failures
+
     def _on_state_change(self, old: str | None, new: str) -> None:
         if new == pybreaker.STATE_OPEN:
             self.trips += 1

@@ -303,12 +303,25 @@ async def test_1000_concurrent_calls_through_an_outage_and_recovery(server_proce
             await control.post("/_control/faults", json={"route": "a", "default": None})
             return "recovered"
 
+        lag = {"max": 0.0, "run": True}
+
+        async def loop_lag() -> None:
+            # how late the loop runs a due callback: no deadline can be kept closer than that
+            # on a shared 2-core machine, so the bound below allows for what was measured
+            while lag["run"]:
+                t = time.perf_counter()
+                await asyncio.sleep(0.01)
+                lag["max"] = max(lag["max"], time.perf_counter() - t - 0.01)
+
+        ticker = asyncio.create_task(loop_lag())
         results = await asyncio.gather(*(one(rng.uniform(0, 10.0)) for _ in range(1000)), recover())
+        lag["run"] = False
+        await ticker
         stats = (await control.get("/_control/stats")).json()
 
     served = results[:-1]
     assert len(served) == 1000 and len(sink.records) == 1000
-    assert max(elapsed) <= deadline + 0.05
+    assert max(elapsed) <= deadline + 0.05 + 2 * lag["max"], lag
     assert probes["max"] == 1 and probes["total"] >= 1
     # accounting: every answer from A is one attempt in the records, and every request A saw
     # is an attempt (attempts that timed out queued for a connection never reached it)
