@@ -29,6 +29,7 @@ from policies.stats import StatsRegistry
 from router.arguments import check_deadline, check_messages, check_params, check_tags, check_task_type, estimate_parts, estimate_tokens
 from router.clock import Clock, SystemClock
 from router.deployment import Deployment, Tier
+from router.logs import log_call
 from router.errors import (
     CircuitOpenError,
     InvalidRequestError,
@@ -136,7 +137,7 @@ class Router:
         self.rng = rng or random.Random()
         self.stats = stats or StatsRegistry()
         self.telemetry = telemetry
-        self.hooks = list(hooks)
+        self.hooks = [*hooks, log_call]  # router.logs: one structured line per call, quiet by default
         s = self.settings
         if retry is None:
             from tenacity import stop_after_attempt

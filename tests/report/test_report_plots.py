@@ -17,7 +17,7 @@ from telemetry import TelemetryStore
 
 pytest.importorskip("matplotlib", reason="the plots need matplotlib (the 'bench' extra)")
 
-from test_report_figures import known_records  # noqa: E402  (tests/report is on sys.path under importlib mode via conftest)
+from reportkit import known_records  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SHOTS = Path(os.environ.get("ATTUNE_REPORT_SCREENSHOT_DIR", "")) if os.environ.get("ATTUNE_REPORT_SCREENSHOT_DIR") else None
