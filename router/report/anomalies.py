@@ -45,7 +45,8 @@ from .series import Series, between, latencies_s, per_deployment
 __all__ = ["KINDS", "Anomaly", "find_anomalies"]
 
 KINDS = ("error_rate", "latency", "retries", "rate_limit")
-_MAX_STRETCH = 10.0
+_MAX_STRETCH = 20.0
+_PHI = 0.6180339887498949
 
 
 @dataclass(slots=True)
@@ -78,11 +79,13 @@ class _Thinner:
 
 
 def _events(classes: list[tuple[Any, int]], minute: float) -> Iterator[tuple[float, Any]]:
-    """Events of each class spread evenly over the minute, classes interleaved."""
+    """Events of each class spread evenly over the minute, each class at its own phase (so
+    classes of equal counts do not line up into runs)."""
     ev = []
     for c, (label, n) in enumerate(classes):
+        phase = (0.5 + c * _PHI) % 1.0
         for j in range(n):
-            ev.append(((j + 0.5) / n + c * 1e-6, label))
+            ev.append(((j + phase) / n, label))
     ev.sort(key=lambda e: e[0])
     for pos, label in ev:
         yield minute + pos * 60.0, label

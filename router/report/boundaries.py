@@ -65,19 +65,35 @@ def _minute_boundary(s: Series, kind: str, lo: float, hi: float, rising: bool) -
     return float(s.minute[idx[i]])
 
 
+def _raw_attempts(store: Any, dep: str, lo: float, hi: float) -> list[tuple[float, float, str, str | None]]:
+    """(start, latency ms, outcome, error type) of the attempts sent to ``dep`` that started in
+    ``[lo, hi)``: four columns over the attempts' time index, no record objects."""
+    from sqlalchemy import select
+
+    t = store.tables.attempts
+    stmt = select(t.c.started_at, t.c.latency_ms, t.c.outcome, t.c.error_type).where(
+        t.c.started_at >= lo, t.c.started_at < hi, t.c.deployment == dep, t.c.outcome.in_(("success", "error"))
+    )
+    with store.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(stmt)]
+
+
 def _raw_boundary(store: Any, dep: str, kind: str, lo: float, hi: float, rising: bool) -> float | None:
     """The boundary placed on the raw attempts ending in ``[lo, hi)``: halfway between the last
     attempt of the old regime and the first of the new, at the most likely split."""
-    rows = store.query_attempts(since=lo - 120.0, until=hi, deployment=dep, outcome=["success", "error"])
-    ends = np.array([a.started_at.timestamp() + a.latency_ms / 1000.0 for a in rows])
+    rows = _raw_attempts(store, dep, lo - 120.0, hi)
+    if len(rows) < 2:
+        return None
+    start, lat_ms, outcome, etype = (np.array(c, dtype=object) for c in zip(*rows))
+    lat = lat_ms.astype(np.float64)
+    ends = start.astype(np.float64) + lat / 1000.0
     keep = (ends >= lo) & (ends < hi)
     if kind == "latency":
-        keep &= np.array([a.outcome == "success" for a in rows], bool)
-        x = np.log(np.maximum(np.array([a.latency_ms for a in rows], np.float64), 0.1))
+        keep &= outcome == "success"
+        x = np.log(np.maximum(lat, 0.1))
     else:
-        limited = np.array([a.error_type == "rate_limited" for a in rows], bool)
-        failed = np.array([a.outcome == "error" for a in rows], bool) & ~limited
-        x = (limited if kind == "rate_limit" else failed).astype(np.float64)
+        limited = etype == "rate_limited"
+        x = ((limited if kind == "rate_limit" else (outcome == "error") & ~limited)).astype(np.float64)
     order = np.argsort(ends[keep], kind="stable")
     ends, x = ends[keep][order], x[keep][order]
     w = np.ones(len(x))
@@ -93,7 +109,7 @@ def _boundary(s: Series, store: Any, dep: str, kind: str, lo: float, hi: float, 
     m = _minute_boundary(s, kind, lo, hi, rising)
     if m is None or store is None:
         return m
-    r = _raw_boundary(store, dep, kind, max(lo, m - 120.0), min(hi, m + 180.0), rising)
+    r = _raw_boundary(store, dep, kind, max(lo, m - 90.0), min(hi, m + 150.0), rising)
     return m if r is None else r
 
 
