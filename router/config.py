@@ -4,6 +4,7 @@
 
     telemetry:
       url: sqlite:///attune-telemetry.db     # default; `false` turns telemetry off
+    otel: true                               # OpenTelemetry spans and metrics (the otel extra)
     settings:                                # any RouterSettings field
       deadline_s: 30
       breaker: {fail_max: 5, reset_timeout_s: 10}
@@ -88,11 +89,21 @@ def build_router(source: str | PathLike[str] | Mapping[str, Any], **overrides: A
     if "telemetry" not in overrides:
         overrides["telemetry"] = None if telemetry_off else _telemetry(spec.telemetry, src)
     try:
-        return Router(deployments=deployments, tiers=tiers, settings=settings, **overrides)
+        router = Router(deployments=deployments, tiers=tiers, settings=settings, **overrides)
     except ConfigError:
         raise
     except ValueError as exc:
         raise ConfigError(str(exc), source=src) from None
+    if spec.otel:
+        try:
+            from router.otel import instrument
+        except ImportError as exc:  # pragma: no cover - the extra's own check below names it
+            raise ConfigError(str(exc), key="otel", source=src) from None
+        try:
+            instrument(router)
+        except ImportError as exc:
+            raise ConfigError(f"otel: true needs the 'otel' extra ({exc})", key="otel", source=src) from None
+    return router
 
 
 def _validate(cfg: dict[str, Any], src: str) -> tuple[Any, bool]:

@@ -148,6 +148,7 @@ class ConfigSpec(FileModel):
     """The whole file (``telemetry: false`` is taken out before validation)."""
 
     telemetry: TelemetrySpec | None = None
+    otel: bool = False  # spans and metrics on the global OpenTelemetry providers (the otel extra)
     settings: SettingsSpec | None = None  # type: ignore[valid-type]
     deployments: Annotated[dict[NonEmpty, DeploymentSpec], Field(min_length=1)]
     tiers: dict[NonEmpty, TierSpec] | None = None
