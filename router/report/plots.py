@@ -90,8 +90,10 @@ def _latency(report: Any, plt: Any, path: str) -> None:
         q[n < _MIN_TAIL, 1:] = math.nan
         when = _dates(starts + width / 2)
         for j, (name, style) in enumerate((("p50", "-"), ("p95", "--"), ("p99", ":"))):
-            ax.plot(when, q[:, j], style, lw=1.3, label=name)
+            ax.plot(when, q[:, j], style, lw=1.3, label=name, marker="." if j == 0 else None, ms=4)  # a lone bin shows as a dot
         _shade(ax, report, dep)
+        if not np.isfinite(q).any():
+            ax.text(0.5, 0.5, f"fewer than {_MIN_P50} attempts in every bin: no percentile drawn", ha="center", va="center", transform=ax.transAxes, color="grey")
         ax.set_yscale("log")
         ax.set_ylabel("attempt latency (ms)")
         ax.set_title(f"{dep}: latency of attempts sent to it (failed ones included)", loc="left", fontsize=10)
