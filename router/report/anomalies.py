@@ -15,7 +15,7 @@ the adaptive policy -- and every change they report opens or closes an anomaly:
   retries are the errors' echo.
 
 A minute's attempts are spread evenly over the minute (latencies drawn from its histogram at
-well-spread quantiles). A busy deployment is thinned to about ``per_minute`` attempts a
+well-spread quantiles). A busy deployment is thinned to about ``per_minute`` (8) attempts a
 minute, with the statistics' half-lives stretched by the same factor, so the windows hold as
 many attempts as they do live and the tests keep their power. When the raw attempts are still
 in the store, each boundary is then placed on them: the split of the attempts around it that
@@ -40,12 +40,13 @@ from policies.stats import DeploymentStats
 
 from .boundaries import BASELINE_S, place
 from .figures import Columns
-from .series import Series, between, latencies_s, per_deployment
+from .series import Series, between, coarsen, latencies_s, per_deployment
 
 __all__ = ["KINDS", "Anomaly", "find_anomalies"]
 
 KINDS = ("error_rate", "latency", "retries", "rate_limit")
 _MAX_STRETCH = 20.0
+_MAX_BINS = 300  # replay steps per deployment; longer windows are replayed in wider bins
 _PHI = 0.6180339887498949
 
 
@@ -78,7 +79,7 @@ class _Thinner:
         return whole
 
 
-def _events(classes: list[tuple[Any, int]], minute: float) -> Iterator[tuple[float, Any]]:
+def _events(classes: list[tuple[Any, int]], minute: float, width: float = 60.0) -> Iterator[tuple[float, Any]]:
     """Events of each class spread evenly over the minute, each class at its own phase (so
     classes of equal counts do not line up into runs)."""
     ev = []
@@ -88,7 +89,7 @@ def _events(classes: list[tuple[Any, int]], minute: float) -> Iterator[tuple[flo
             ev.append(((j + phase) / n, label))
     ev.sort(key=lambda e: e[0])
     for pos, label in ev:
-        yield minute + pos * 60.0, label
+        yield minute + pos * width, label
 
 
 def _detector(k: float) -> DeploymentStats:
@@ -106,12 +107,14 @@ def _minute_classes(s: Series, signal: str, j: int) -> list[tuple[str, float]]:
     return [("ok", s.calls[j] - bad), ("retry", bad)]
 
 
-def _replay(s: Series, signal: str, per_minute: int, min_stretch: float = 1.0) -> tuple[list[tuple[float, str, str]], float]:
+def _replay(s: Series, signal: str, per_minute: int, min_stretch: float = 1.0, whole: str | None = None, width: float = 60.0) -> tuple[list[tuple[float, str, str]], float]:
     """Every change the statistics report on one signal of the deployment, and the stretch.
 
     A minute with more than ``per_minute`` events is thinned to about that many; the windows
     are stretched by the thinning of the busy minutes (at most ``_MAX_STRETCH``, at least
-    ``min_stretch``) so they hold about as much evidence as live."""
+    ``min_stretch``) so they hold about as much evidence as live. The ``whole`` class is never
+    thinned (429s: a few of them are the whole evidence of a storm; the episode's significance
+    is then tested on the true counts)."""
     rows = [_minute_classes(s, signal, j) for j in range(len(s.minute))]
     totals = np.array([sum(n for _, n in r) for r in rows], np.float64)
     thin = np.maximum(1.0, totals / per_minute)
@@ -122,13 +125,14 @@ def _replay(s: Series, signal: str, per_minute: int, min_stretch: float = 1.0) -
     log: list[tuple[float, str, str]] = []
     seen = drawn = 0
     timed = signal == "health"
+    cum = np.cumsum(s.hist, axis=1) if timed else None
     for j, minute in enumerate(s.minute.tolist()):
-        classes = [(label, th.take(label, n, thin[j])) for label, n in rows[j]]
+        classes = [(label, int(n) if label == whole else th.take(label, n, thin[j])) for label, n in rows[j]]
         n_ok = classes[0][1]
-        lat = latencies_s(s.hist[j], n_ok, drawn) if timed else [1.0] * n_ok
+        lat = latencies_s(cum[j], n_ok, drawn) if cum is not None else [1.0] * n_ok
         drawn += n_ok
         li = 0
-        for t, label in _events(classes, minute):
+        for t, label in _events(classes, minute, width):
             if label == "ok":
                 st.observe(True, None, lat[li], t)
                 li += 1
@@ -234,21 +238,43 @@ def _big_enough(kind: str, size: float) -> bool:
     return not math.isnan(size) and size >= _MIN_SIZE[kind]
 
 
+def _kept(s: Series, kind: str, span: tuple[float, float], end_of_data: float, *, rough: bool = False) -> float | None:
+    """The episode's size when it is big and significant enough to report, else None.
+    ``rough``: a span placed on whole minutes only, which dilutes the figure -- half the
+    threshold, no significance test (it only decides whether to place it on raw attempts)."""
+    size = _size(s, kind, *span)
+    if math.isnan(size):
+        return None
+    if rough:
+        floor = _MIN_SIZE[kind]
+        return size if size >= (1.0 + (floor - 1.0) / 2.0 if kind == "latency" else floor / 2.0) else None
+    if _big_enough(kind, size) and (kind == "latency" or _significant(s, kind, *span, end_of_data)):
+        return size
+    return None
+
+
 def _spans(s: Series, store: Any, dep: str, kind: str, log: list[tuple[float, str, str]], k: float, end_of_data: float) -> list[Anomaly]:
+    """The reported anomalies of one kind: episodes placed on the minutes, tested, and only
+    then placed on the raw attempts (the costly part)."""
     out = []
     last_end = -math.inf
     eps = _merged(_episodes(log, kind == "latency", end_of_data))
     for i, det in enumerate(eps):
-        nxt = eps[i + 1][0] if i + 1 < len(eps) else end_of_data
-        span = place(s, store, dep, kind, det, (last_end, nxt), det[1] >= end_of_data, k)
-        last_end = span[1]
-        size = _size(s, kind, *span)
-        if _big_enough(kind, size) and (kind == "latency" or _significant(s, kind, *span, end_of_data)):
+        bounds = (last_end, eps[i + 1][0] if i + 1 < len(eps) else end_of_data)
+        open_end = det[1] >= end_of_data
+        span = place(s, None, dep, kind, det, bounds, open_end, k)
+        if store is not None and _kept(s, kind, span, end_of_data, rough=True) is None:
+            continue
+        if store is not None:
+            span = place(s, store, dep, kind, det, bounds, open_end, k)
+        size = _kept(s, kind, span, end_of_data)
+        if size is not None:
+            last_end = span[1]
             out.append(Anomaly(dep, kind, span[0], span[1], size))
     return out
 
 
-def find_anomalies(cols: Columns, store: Any = None, *, per_minute: int = 30) -> list[dict[str, Any]]:
+def find_anomalies(cols: Columns, store: Any = None, *, per_minute: int = 8) -> list[dict[str, Any]]:
     """The anomalies of the window in ``cols`` (see the module docstring), by start time.
 
     ``store`` (a ``TelemetryStore``) places boundaries on the raw attempts; without it they
@@ -257,15 +283,19 @@ def find_anomalies(cols: Columns, store: Any = None, *, per_minute: int = 30) ->
     retries: list[Anomaly] = []
     for dep, s in per_deployment(cols).items():
         end_of_data = float(s.minute[-1]) + 60.0
-        log, k = _replay(s, "health", per_minute)
+        # a long window is replayed in bins of a few minutes (at most _MAX_BINS of them); the
+        # boundaries are then placed on the minutes and the raw attempts all the same
+        b = max(1, math.ceil((end_of_data - float(s.minute[0])) / 60.0 / _MAX_BINS))
+        c, width = coarsen(s, b), 60.0 * b
+        log, k = _replay(c, "health", per_minute, width=width)
         errors = _spans(s, store, dep, "error_rate", log, k, end_of_data)
         slow = _spans(s, store, dep, "latency", log, k, end_of_data)
-        log, k = _replay(s, "rate_limit", per_minute, min_stretch=_MAX_STRETCH)
+        log, k = _replay(c, "rate_limit", per_minute, min_stretch=_MAX_STRETCH, whole="rate_limited", width=width)
         errors += _spans(s, store, dep, "rate_limit", log, k, end_of_data)
         found += errors
         # failed attempts' latencies during an error episode are not a slowdown of answers
         found += [a for a in slow if not any(_overlaps((a.start, a.end), (e.start, e.end)) for e in errors)]
-        log, k = _replay(s, "retries", per_minute)
+        log, k = _replay(c, "retries", per_minute, width=width)
         retries += _spans(s, None, dep, "retries", log, k, end_of_data)
     errors_all = [(a.start, a.end) for a in found if a.kind != "latency"]
     found += [a for a in retries if not any(_overlaps((a.start, a.end), e) for e in errors_all)]

@@ -12,7 +12,7 @@ from telemetry.histogram import N_BUCKETS, bucket_bounds
 
 from .figures import Columns
 
-__all__ = ["LOG_MID", "Series", "between", "latencies_s", "per_deployment"]
+__all__ = ["LOG_MID", "Series", "between", "coarsen", "latencies_s", "per_deployment"]
 
 _NOT_SENT = frozenset({"circuit_open", "cancelled", "skipped"})
 _PHI = (math.sqrt(5.0) - 1.0) / 2.0
@@ -70,12 +70,12 @@ def per_deployment(cols: Columns) -> dict[str, Series]:
     return out
 
 
-def latencies_s(hist: np.ndarray, n: int, start: int) -> list[float]:
-    """``n`` latencies (seconds) at well-spread quantiles of a histogram (ms buckets)."""
-    cum = np.cumsum(hist)
-    total = cum[-1] if len(cum) else 0
+def latencies_s(cum: np.ndarray, n: int, start: int) -> list[float]:
+    """``n`` latencies (seconds) at well-spread quantiles of a histogram given as its
+    cumulative counts (ms buckets)."""
     if n <= 0:
         return []
+    total = cum[-1]
     if total <= 0:
         return [1.0] * n
     p = ((start + np.arange(n)) * _PHI + 0.5) % 1.0
@@ -88,6 +88,26 @@ def latencies_s(hist: np.ndarray, n: int, start: int) -> list[float]:
     ms = np.where(i == 0, hi * frac, lo * (hi / np.maximum(lo, 1e-9)) ** frac)
     return (np.maximum(ms, 0.1) / 1000.0).tolist()
 
+
+def coarsen(s: Series, minutes: int) -> Series:
+    """The series summed into bins of ``minutes`` (aligned on its first minute)."""
+    if minutes <= 1 or not len(s.minute):
+        return s
+    width = 60.0 * minutes
+    b = ((s.minute - s.minute[0]) // width).astype(np.int64)
+    starts, inv = np.unique(b, return_inverse=True)
+    k = len(starts)
+
+    def total(x: np.ndarray) -> np.ndarray:
+        return np.bincount(inv, weights=x, minlength=k)
+
+    hist = np.zeros((k, s.hist.shape[1]), np.int64)
+    np.add.at(hist, inv, s.hist)
+    types: list[dict[str, float]] = [{} for _ in range(k)]
+    for j, t in zip(inv.tolist(), s.failure_types):
+        for name, n in t.items():
+            types[j][name] = types[j].get(name, 0.0) + n
+    return Series(s.minute[0] + starts * width, total(s.ok), total(s.failed), total(s.limited), total(s.calls), total(s.retries), hist, types)
 
 
 def between(s: Series, a: float, b: float) -> np.ndarray:
