@@ -153,12 +153,16 @@ def run(args: argparse.Namespace) -> int:
     if args.plot or args.html:
         from router.report.plots import write_html, write_plots
 
-        if args.plot:
-            for path in write_plots(report, args.plot):
-                console.print(f"wrote {path}")
-        if args.html:
-            write_html(report, args.html)
-            console.print(f"wrote {args.html}")
+        try:
+            if args.plot:
+                for path in write_plots(report, args.plot):
+                    console.print(f"wrote {path}")
+            if args.html:
+                write_html(report, args.html)
+                console.print(f"wrote {args.html}")
+        except (ImportError, ValueError, OSError) as exc:
+            print(f"attune report: {'--plot' if args.plot else '--html'}: {exc}", file=sys.stderr)
+            return 2
     if args.json:
         print(json.dumps(_clean(report.to_json()), allow_nan=False))
     return 0

@@ -80,3 +80,10 @@ def test_a_screenshot_of_the_page_shows_it(filled: str, tmp_path: Path) -> None:
     if SHOTS is not None:
         SHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, SHOTS / "report-page.png")
+
+
+def test_plotting_an_empty_store_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path}/empty.db"
+    TelemetryStore.open(url).close()
+    assert main(["report", "--db", url, "--plot", str(tmp_path / "p")]) == 2
+    assert "--plot: nothing to plot: the report's window holds no calls" in capsys.readouterr().err
