@@ -95,10 +95,8 @@ def build_router(source: str | PathLike[str] | Mapping[str, Any], **overrides: A
     except ValueError as exc:
         raise ConfigError(str(exc), source=src) from None
     if spec.otel:
-        try:
-            from router.otel import instrument
-        except ImportError as exc:  # pragma: no cover - the extra's own check below names it
-            raise ConfigError(str(exc), key="otel", source=src) from None
+        from router.otel import instrument
+
         try:
             instrument(router)
         except ImportError as exc:

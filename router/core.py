@@ -110,7 +110,8 @@ class Router:
     are injectable (tests and the simulator use virtual time and a seed). ``retry`` holds the
     tenacity strategies; ``breaker_listeners`` are pybreaker listeners attached to every
     deployment's breaker; ``shared_state`` shares breaker openings and Retry-After windows
-    between processes; ``id_prefix`` starts every call id.
+    between processes; ``id_prefix`` starts every call id; ``otel=True`` adds OpenTelemetry
+    spans and metrics on the global providers (``router.otel.instrument``, the ``otel`` extra).
     """
 
     def __init__(
@@ -129,6 +130,7 @@ class Router:
         shared_state: RedisSharedState | None = None,
         learn_from_telemetry: bool = True,
         id_prefix: str | None = None,
+        otel: bool = False,
     ) -> None:
         import router.types  # noqa: F401 - the response models (pydantic), loaded here rather than on the first call
 
@@ -194,6 +196,10 @@ class Router:
         self._background: asyncio.Task[None] | None = None
         self._timeouts: AttemptTimeouts | None = None
         self._needs_background = shared_state is not None or self.refresher is not None
+        if otel:
+            from router.otel import instrument
+
+            instrument(self)
 
     # -- configuration ------------------------------------------------------------------
     def add_tier(self, tier: Tier) -> None:

@@ -60,3 +60,16 @@ def test_a_bad_otel_value_names_the_key(server: FakeProviderServer) -> None:
     with pytest.raises(ConfigError) as info:
         build_router(_config(server, otel="yes"))
     assert "otel" in str(info.value)
+
+
+async def test_router_otel_true_is_the_same_switch(server: FakeProviderServer) -> None:
+    from router import Deployment, OpenAIProvider, Router, Tier
+
+    exporter = _global_exporter()
+    dep = Deployment("openai/gpt-4o", OpenAIProvider(base_url=server.url_for("a"), name="openai"), "gpt-4o")
+    router = Router(deployments=[dep], tiers=[Tier("capable", ["openai/gpt-4o"], policy="static")], otel=True)
+    await router.acompletion("capable", [{"role": "user", "content": "hi"}])
+    (call,) = [s for s in exporter.get_finished_spans() if s.parent is None]
+    assert call.name == "chat capable" and call.attributes["attune.deployment"] == "openai/gpt-4o"
+    assert [s.attributes["server.port"] for s in exporter.get_finished_spans() if s.parent is not None] == [int(server.url_for("a").split(":")[2].split("/")[0])]
+    await router.aclose()
