@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from router.providers.openai import OpenAIProvider
     from router.types import ChatCompletion, ChatCompletionChunk
     from router.resilience.retry import RetryPolicy
-    from router.resilience.shared import RedisSharedState
+    from router.resilience.shared import LocalSharedState, RedisSharedState
 
 __all__ = [
     "AnthropicProvider",
@@ -42,6 +42,7 @@ __all__ = [
     "Deployment",
     "GeminiProvider",
     "InvalidRequestError",
+    "LocalSharedState",
     "LoopClock",
     "MemoryProvider",
     "OpenAIProvider",
@@ -69,6 +70,7 @@ _LAZY = {
     "ChatCompletionChunk": "router.types",
     "GeminiProvider": "router.providers",
     "OpenAIProvider": "router.providers",
+    "LocalSharedState": "router.resilience.shared",
     "RedisSharedState": "router.resilience.shared",
     "RetryPolicy": "router.resilience.retry",
 }

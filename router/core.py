@@ -54,7 +54,7 @@ from router.resilience.retry import (
     set_failure,
     wait_jittered_backoff,
 )
-from router.resilience.shared import RedisSharedState
+from router.resilience.shared import SharedState
 from router.resilience.timeouts import AttemptTimeouts
 from router.options import CallOptions, split_call_options
 from router.embeddings import embed_sender, embedding_input_tokens, routed_embedding
@@ -127,7 +127,7 @@ class Router:
         retry: RetryPolicy | None = None,
         breaker_listeners: Iterable[pybreaker.CircuitBreakerListener] = (),
         hooks: Iterable[Callable[[LLMCallRecord], None]] = (),
-        shared_state: RedisSharedState | None = None,
+        shared_state: SharedState | None = None,
         learn_from_telemetry: bool = True,
         id_prefix: str | None = None,
         otel: bool = False,
@@ -239,6 +239,14 @@ class Router:
         """The breaker of deployment ``key``."""
         return self._rt[key].breaker
 
+    def replace_breaker(self, key: str, breaker: DeploymentBreaker) -> None:
+        """Put ``breaker`` in front of deployment ``key`` (tests: ``router.testing.use_breaker``)."""
+        self._rt[key].breaker = breaker
+
+    def chain(self, tier: str) -> list[Deployment]:
+        """The deployments of ``tier``, in the order its chain names them."""
+        return list(self._chains[tier])
+
     def budget(self, key: str) -> RetryBudget:
         return self._rt[key].budget
 
@@ -253,6 +261,21 @@ class Router:
             self.stats.set_cooldown(key, until, reason)
             if self.shared_state is not None:
                 self.shared_state.cooldown_set(key, until)
+
+    # -- shared state (router.resilience.shared.SharedTarget) -------------------------------
+    def shared_now(self) -> float:
+        return self.clock.time()
+
+    def apply_shared_open(self, key: str, until: float) -> None:
+        """Another router saw ``key``'s breaker open until ``until`` (keeps the later end)."""
+        if key in self._rt:
+            br = self._rt[key].breaker
+            if br.state == "closed" or br.open_until < until:
+                br.apply_remote_open(until)
+
+    def apply_shared_cooldown(self, key: str, until: float) -> None:
+        if key in self._rt:
+            self.set_cooldown(key, until, "retry_after (shared)")
 
     def _on_breaker_change(self, key: str, state: str, open_until: float) -> None:
         self.stats.set_breaker(key, state, open_until)

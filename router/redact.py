@@ -27,7 +27,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["KEY_SHAPED", "MASK", "Redactor", "redact_http_logs"]
+__all__ = ["KEY_SHAPED", "MASK", "Redactor", "redact_http_logs", "redact_url"]
 
 MASK = "***"
 KEY_SHAPED = re.compile(
@@ -125,3 +125,11 @@ def redact_http_logs(redactor: Redactor) -> None:
             logging.getLogger(name).addFilter(_log_filter)
     if redactor.secrets and not set(redactor.secrets) <= set(_log_filter.redactor.secrets):
         _log_filter.add(redactor.secrets)
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@/\s]+)(@)")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (``redis://:s3cret@host`` -> ``redis://:***@host``)."""
+    return _URL_PASSWORD.sub(r"\1***\3", url)

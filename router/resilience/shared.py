@@ -1,18 +1,22 @@
-"""Breaker and Retry-After state shared by router processes through Redis.
+"""Breaker openings and Retry-After windows shared between routers.
 
-Every router keeps its own breakers (the gate never waits on the network). This module
-mirrors two facts through Redis so that ten processes learn of an outage once:
+Every router keeps its own breakers (the gate never waits on the network). A ``SharedState``
+mirrors two facts through a store so that ten routers learn of an outage once:
 
-- ``{ns}:open``      hash: deployment -> wall time until which its breaker is open
-- ``{ns}:cooldown``  hash: deployment -> wall time until which a Retry-After holds it back
+- ``open``      deployment -> wall time until which its breaker is open
+- ``cooldown``  deployment -> wall time until which a Retry-After holds it back
 
-A process publishes when its breaker opens (and clears the entry when its probe closes the
-breaker) or when it sets a Retry-After window; a background task polls both hashes and
-applies newer entries locally. Writes keep the later deadline (a small Lua script), so
-processes never shorten each other's windows.
+A router publishes when its breaker opens (and clears the entry when its probe closes the
+breaker) or when it sets a Retry-After window; a background task polls the store and applies
+newer entries to the router through the ``SharedTarget`` protocol (three methods; the shared
+state knows nothing else of the router). Writes keep the later deadline, so routers never
+shorten each other's windows.
 
-Redis being down degrades to local state: calls never fail or wait because of Redis; a
-warning is logged once per outage and the task keeps retrying with backoff.
+Storage is a backend in the pybreaker manner, with one contract suite run against each
+(``tests/router/test_shared_state.py``): ``MemorySharedStore`` (routers of one process; pass
+one store to several ``LocalSharedState``) and ``RedisSharedStore`` (processes; what
+``RedisSharedState(url)`` uses). A store that fails degrades to local state: calls never fail
+or wait because of it; a warning is logged once per outage and polling retries with backoff.
 """
 
 from __future__ import annotations
@@ -20,46 +24,82 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
-from telemetry._url import redact_url
+from router.redact import redact_url
 
-if TYPE_CHECKING:
-    from router.core import Router
-
-__all__ = ["RedisSharedState"]
+__all__ = ["LocalSharedState", "MemorySharedStore", "RedisSharedState", "SharedState", "SharedStore", "SharedTarget"]
 
 log = logging.getLogger("attune.shared")
 
-_MAX_SET = """
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if (not cur) or tonumber(cur) < tonumber(ARGV[2]) then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1
-"""
+OPEN, COOLDOWN = "open", "cooldown"
 
 
-class RedisSharedState:
-    """Share breaker openings and Retry-After windows between routers through Redis.
+class SharedTarget(Protocol):
+    """What a shared state applies remote news to (``Router`` implements it)."""
 
-    ``RedisSharedState("redis://127.0.0.1:6379/0", namespace="attune")``; pass it to
-    ``Router(shared_state=...)``. ``poll_interval_s`` bounds how stale another process's
-    news can be.
-    """
+    def shared_now(self) -> float:
+        """Wall-clock time, on the router's clock."""
 
-    def __init__(self, url: str, *, namespace: str = "attune", poll_interval_s: float = 0.5, ttl_s: int = 3600) -> None:
-        self.url = url
-        self.namespace = namespace
+    def apply_shared_open(self, key: str, until: float) -> None:
+        """Another router saw ``key``'s breaker open until ``until``."""
+
+    def apply_shared_cooldown(self, key: str, until: float) -> None:
+        """Another router holds ``key`` back until ``until``."""
+
+
+class SharedStore(Protocol):
+    """Where shared entries live: per table (``open``, ``cooldown``) a map of deployment to a
+    wall time. ``max_set`` keeps the later time."""
+
+    async def max_set(self, table: str, key: str, until: float) -> None: ...
+
+    async def delete(self, table: str, key: str) -> None: ...
+
+    async def read(self, table: str) -> dict[str, float]: ...
+
+    async def aclose(self) -> None: ...
+
+    def describe(self) -> str: ...
+
+
+class MemorySharedStore:
+    """Entries in this process's memory: share one instance between routers of one process."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[str, float]] = {OPEN: {}, COOLDOWN: {}}
+
+    async def max_set(self, table: str, key: str, until: float) -> None:
+        t = self.tables.setdefault(table, {})
+        if until > t.get(key, float("-inf")):
+            t[key] = until
+
+    async def delete(self, table: str, key: str) -> None:
+        self.tables.setdefault(table, {}).pop(key, None)
+
+    async def read(self, table: str) -> dict[str, float]:
+        return dict(self.tables.get(table, {}))
+
+    async def aclose(self) -> None:
+        return None
+
+    def describe(self) -> str:
+        return "memory"
+
+
+class SharedState:
+    """Publishes a router's breaker openings and Retry-After windows to ``store`` and applies
+    other routers' to it. ``poll_interval_s`` bounds how stale their news can be."""
+
+    _MAX_OUTBOX = 10_000
+
+    def __init__(self, store: SharedStore, *, poll_interval_s: float = 0.5) -> None:
+        self.store = store
         self.poll_interval_s = poll_interval_s
-        self.ttl_s = ttl_s
         self.instance = os.urandom(4).hex()
         self.available = False
         self.errors = 0
-        self._router: Router | None = None
-        self._client: Any = None
-        self._script: Any = None
+        self._target: SharedTarget | None = None
         self._task: asyncio.Task[None] | None = None
         self._outbox: list[tuple[str, str, float | None]] = []
         self._wake: asyncio.Event | None = None
@@ -67,11 +107,11 @@ class RedisSharedState:
         self._down_logged = False
 
     def __repr__(self) -> str:
-        return f"RedisSharedState({redact_url(self.url)!r}, namespace={self.namespace!r})"
+        return f"{type(self).__name__}({self.store.describe()!r})"
 
     # -- wiring ---------------------------------------------------------------------------
-    def attach(self, router: Router) -> None:
-        self._router = router
+    def attach(self, target: SharedTarget) -> None:
+        self._target = target
 
     def ensure_started(self) -> None:
         """Start the background task on the running loop (called by the router on a call)."""
@@ -84,89 +124,70 @@ class RedisSharedState:
         if task is not None:
             try:
                 await asyncio.wait_for(self._flush_outbox(), timeout=1.0)
-            except Exception:  # noqa: BLE001 - Redis down at close: local state only, nothing to lose
+            except Exception:  # noqa: BLE001 - store down at close: local state only, nothing to lose
                 pass
             task.cancel()
             try:
                 await task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
-        if self._client is not None:
-            try:
-                await self._client.aclose()
-            except Exception:  # noqa: BLE001
-                pass
-            self._client = None
+        try:
+            await self.store.aclose()
+        except Exception:  # noqa: BLE001
+            pass
 
     # -- events from the local router (never block) -----------------------------------------
-    _MAX_OUTBOX = 10_000
-
     def breaker_changed(self, key: str, state: str, open_until: float) -> None:
-        if self._applying or len(self._outbox) >= self._MAX_OUTBOX:
-            return
         if state == "open":
-            self._outbox.append(("open", key, open_until))
+            self._post(("open", key, open_until))
         elif state == "closed":
-            self._outbox.append(("close", key, None))
-        if self._wake is not None:
-            self._wake.set()
+            self._post(("close", key, None))
 
     def cooldown_set(self, key: str, until: float) -> None:
+        self._post(("cooldown", key, until))
+
+    def _post(self, item: tuple[str, str, float | None]) -> None:
         if self._applying or len(self._outbox) >= self._MAX_OUTBOX:
             return
-        self._outbox.append(("cooldown", key, until))
+        self._outbox.append(item)
         if self._wake is not None:
             self._wake.set()
 
-    # -- the background task ------------------------------------------------------------------
-    def _keys(self) -> tuple[str, str]:
-        return f"{self.namespace}:open", f"{self.namespace}:cooldown"
-
-    async def _connect(self) -> None:
-        if self._client is None:
-            import redis.asyncio as aioredis
-
-            self._client = aioredis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=0.5)
-            self._script = self._client.register_script(_MAX_SET)
+    # -- one exchange with the store -----------------------------------------------------------
+    async def sync(self) -> None:
+        """Publish what is pending, then apply what others published (the background task's
+        step; raises when the store fails)."""
+        await self._flush_outbox()
+        await self._poll()
 
     async def _flush_outbox(self) -> None:
-        if not self._outbox:
-            return
-        await self._connect()
-        open_key, cool_key = self._keys()
         pending, self._outbox = self._outbox, []
         try:
             for kind, key, until in pending:
                 if kind == "open":
-                    await self._script(keys=[open_key], args=[key, repr(until), self.ttl_s])
+                    await self.store.max_set(OPEN, key, until)  # type: ignore[arg-type]
                 elif kind == "cooldown":
-                    await self._script(keys=[cool_key], args=[key, repr(until), self.ttl_s])
+                    await self.store.max_set(COOLDOWN, key, until)  # type: ignore[arg-type]
                 else:
-                    await self._client.hdel(open_key, key)
+                    await self.store.delete(OPEN, key)
         except BaseException:
-            self._outbox[:0] = pending  # keep them for the next try
+            self._outbox[:0] = pending  # kept for the next try
             raise
 
     async def _poll(self) -> None:
-        await self._connect()
-        open_key, cool_key = self._keys()
-        opened, cooled = await asyncio.gather(self._client.hgetall(open_key), self._client.hgetall(cool_key))
-        router = self._router
-        if router is None:
+        opened, cooled = await asyncio.gather(self.store.read(OPEN), self.store.read(COOLDOWN))
+        target = self._target
+        if target is None:
             return
-        now = router.clock.time()
+        now = target.shared_now()
         self._applying = True
         try:
-            for raw_key, raw_until in opened.items():
-                key, until = raw_key.decode(), float(raw_until)
-                if until > now and key in router.deployments:
-                    br = router.breaker(key)
-                    if br.state == "closed" or br.open_until < until:
-                        br.apply_remote_open(until)
-            for raw_key, raw_until in cooled.items():
-                key, until = raw_key.decode(), float(raw_until)
-                if until > now and key in router.deployments:
-                    router.set_cooldown(key, until, "retry_after (shared)")
+            for key, until in opened.items():
+                if until > now:
+                    target.apply_shared_open(key, until)
+            for key, until in cooled.items():
+                if until > now:
+                    target.apply_shared_cooldown(key, until)
         finally:
             self._applying = False
 
@@ -174,16 +195,15 @@ class RedisSharedState:
         backoff = self.poll_interval_s
         while True:
             try:
-                await self._flush_outbox()
-                await self._poll()
+                await self.sync()
                 if not self.available:
-                    log.info("shared state: connected to %s", redact_url(self.url))
+                    log.info("shared state: connected to %s", self.store.describe())
                 self.available = True
                 self._down_logged = False
                 backoff = self.poll_interval_s
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - Redis down: degrade to local state
+            except Exception as exc:  # noqa: BLE001 - store down: degrade to local state
                 self.available = False
                 self.errors += 1
                 if not self._down_logged:
@@ -196,3 +216,26 @@ class RedisSharedState:
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
             except TimeoutError:
                 pass
+
+
+class LocalSharedState(SharedState):
+    """Sharing between routers of one process: ``LocalSharedState(store)`` with one
+    ``MemorySharedStore`` for all of them (a new store when none is given)."""
+
+    def __init__(self, store: MemorySharedStore | None = None, *, poll_interval_s: float = 0.5) -> None:
+        super().__init__(store or MemorySharedStore(), poll_interval_s=poll_interval_s)
+
+
+class RedisSharedState(SharedState):
+    """Sharing between processes through Redis: ``RedisSharedState("redis://127.0.0.1:6379/0",
+    namespace="attune")``; pass it to ``Router(shared_state=...)``."""
+
+    def __init__(self, url: str, *, namespace: str = "attune", poll_interval_s: float = 0.5, ttl_s: int = 3600) -> None:
+        from router.resilience.shared_redis import RedisSharedStore
+
+        super().__init__(RedisSharedStore(url, namespace=namespace, ttl_s=ttl_s), poll_interval_s=poll_interval_s)
+        self.url = url
+        self.namespace = namespace
+
+    def __repr__(self) -> str:
+        return f"RedisSharedState({redact_url(self.url)!r}, namespace={self.namespace!r})"

@@ -83,3 +83,8 @@ class AttemptTimeouts:
 
     def __len__(self) -> int:
         return len(self._heap) - self._dead
+
+    @property
+    def held(self) -> int:
+        """Entries the heap holds: the armed ones and disarmed ones not compacted away yet."""
+        return len(self._heap)

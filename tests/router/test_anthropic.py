@@ -14,7 +14,7 @@ from router import AsyncClient, Deployment, OpenAIProvider, Router, RouterSettin
 from router.errors import ProviderError
 from router.providers.anthropic import AnthropicProvider, anthropic_error, from_anthropic, to_anthropic
 from router.providers.base import ProviderRequest
-from router.testing import FakeProviderServer, Fault
+from router.testing import FakeProviderServer, Fault, fast_settings
 from telemetry import MemorySink
 
 CANARY = "sk-ant-canary-3c9d1e77"
@@ -23,13 +23,11 @@ MSGS = [{"role": "system", "content": "You review code."}, {"role": "user", "con
 
 
 def build(server: FakeProviderServer, sink: MemorySink, **settings: Any) -> Router:
-    base: dict[str, Any] = {"backoff_initial_s": 0.001, "backoff_max_s": 0.004, "attempt_timeout_s": 2.0, "deadline_s": 10.0}
-    base.update(settings)
     deps = [
         Deployment(A, AnthropicProvider(base_url=server.base_for("a"), api_key=CANARY), "claude-sonnet-4"),
         Deployment(B, OpenAIProvider(base_url=server.url_for("b"), api_key=CANARY), "gpt-4o"),
     ]
-    return Router(deployments=deps, tiers=[Tier("capable", [A, B], policy="static")], telemetry=sink, settings=RouterSettings(**base))
+    return Router(deployments=deps, tiers=[Tier("capable", [A, B], policy="static")], telemetry=sink, settings=fast_settings(**settings))
 
 
 async def test_success_fields_and_the_request_as_sent(server: FakeProviderServer) -> None:

@@ -11,7 +11,7 @@ import pytest
 from router import AsyncClient, Client, Deployment, OpenAIProvider, Router, RouterSettings, RoutingError, Tier
 from router.errors import InvalidRequestError, UnknownModelError
 from router.resilience.breaker import BreakerSettings
-from router.testing import FakeProviderServer, Fault
+from router.testing import FakeProviderServer, Fault, fast_settings
 from telemetry import MemorySink, TelemetryBackend
 
 MSGS = [{"role": "user", "content": "Review this diff, please."}]
@@ -20,8 +20,6 @@ A, B, C = "openai/gpt-4o", "anthropic/claude-sonnet-4", "gemini/gemini-2.5-pro"
 
 
 def build(server: FakeProviderServer, telemetry: object = None, **settings: object) -> Router:
-    base = {"backoff_initial_s": 0.001, "backoff_max_s": 0.004, "attempt_timeout_s": 2.0, "deadline_s": 10.0}
-    base.update(settings)
     deps = [
         Deployment(A, OpenAIProvider(base_url=server.url_for("a"), api_key=CANARY, name="openai"), "gpt-4o"),
         Deployment(B, OpenAIProvider(base_url=server.url_for("b"), api_key=CANARY, name="anthropic"), "claude-sonnet-4"),
@@ -31,7 +29,7 @@ def build(server: FakeProviderServer, telemetry: object = None, **settings: obje
         deployments=deps,
         tiers=[Tier("capable", [A, B, C], policy="static")],  # call-path mechanics in a fixed order
         telemetry=telemetry,  # type: ignore[arg-type]
-        settings=RouterSettings(**base),  # type: ignore[arg-type]
+        settings=fast_settings(**settings),
     )
 
 

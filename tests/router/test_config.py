@@ -367,7 +367,7 @@ def test_policy_cooldown_turns_breakers_and_the_budget_off(tmp_path: Path) -> No
     s = router.settings
     assert (s.breakers_enabled, s.retry_budget_enabled, s.honour_retry_after, s.max_attempts_per_deployment) == (False, False, False, 3)
     assert isinstance(router.breaker("openai/gpt-4o"), PassThroughBreaker)
-    assert isinstance(router._rt["openai/gpt-4o"].budget, UnlimitedRetryBudget)
+    assert isinstance(router.budget("openai/gpt-4o"), UnlimitedRetryBudget)
     plain = build_router(write(tmp_path, ONE + "    policy: static\n"))
     assert plain.settings.breakers_enabled and plain.settings.retry_budget_enabled
 

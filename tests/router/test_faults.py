@@ -17,7 +17,7 @@ import pytest
 
 from router import Deployment, OpenAIProvider, Router, RouterSettings, RoutingError, Tier
 from router.resilience.breaker import BreakerSettings, DeploymentBreaker
-from router.testing import FakeProviderServer, Fault
+from router.testing import FakeProviderServer, Fault, fast_settings, use_breaker
 from telemetry import MemorySink
 
 MSGS = [{"role": "user", "content": "Summarize the incident report."}]
@@ -25,14 +25,12 @@ A, B = "openai/gpt-4o", "anthropic/claude-sonnet-4"
 
 
 def build(server: FakeProviderServer, **settings: object) -> tuple[Router, MemorySink]:
-    base: dict[str, object] = {"backoff_initial_s": 0.001, "backoff_max_s": 0.004, "attempt_timeout_s": 1.0, "deadline_s": 5.0}
-    base.update(settings)
     sink = MemorySink()
     deps = [
         Deployment(A, OpenAIProvider(base_url=server.url_for("a"), name="openai"), "gpt-4o"),
         Deployment(B, OpenAIProvider(base_url=server.url_for("b"), name="anthropic"), "claude-sonnet-4"),
     ]
-    router = Router(deployments=deps, tiers=[Tier("capable", [A, B], policy="static")], telemetry=sink, settings=RouterSettings(**base))  # type: ignore[arg-type]
+    router = Router(deployments=deps, tiers=[Tier("capable", [A, B], policy="static")], telemetry=sink, settings=fast_settings(**{"attempt_timeout_s": 1.0, "deadline_s": 5.0, **settings}))
     return router, sink
 
 
@@ -51,7 +49,7 @@ async def test_5xx_burst_exhausts_retries_then_falls_back(server: FakeProviderSe
         (A, 2, "error", "server_error"),
         (B, 0, "success", None),
     ]
-    assert router.breaker(A).cb.fail_counter == 3
+    assert router.breaker(A).consecutive_failures == 3
     await router.aclose()
 
 
@@ -80,7 +78,7 @@ async def test_429_retry_after_forms_fall_back_at_once_and_hold_the_deployment(s
     resp = await router.acompletion("capable", MSGS)  # held back for every caller, no request
     assert resp.deployment == B and server.requests("a") == 1
     assert sink.records[-1].skipped[0].reason.startswith("retry_after")
-    assert router.breaker(A).cb.fail_counter == 0  # a 429 is load, not ill health
+    assert router.breaker(A).consecutive_failures == 0  # a 429 is load, not ill health
     await router.aclose()
 
 
@@ -180,7 +178,7 @@ async def test_cancellation_leaves_no_task_no_miscount_and_one_record(server: Fa
         await task
     await asyncio.sleep(0)
     assert asyncio.all_tasks() - before - {asyncio.current_task()} == set()
-    assert router.breaker(A).cb.fail_counter == 0 and router.breaker(A).state == "closed"
+    assert router.breaker(A).consecutive_failures == 0 and router.breaker(A).state == "closed"
     assert len(sink.records) == 1
     rec = sink.records[0]
     assert not rec.success and rec.error_type == "cancelled"
@@ -281,7 +279,7 @@ async def test_1000_concurrent_calls_through_an_outage_and_recovery(server_proce
             super().on_neutral(probe)
 
     br = Tracking(A, settings.breaker, clock_time=router.clock.time, on_change=router._on_breaker_change)
-    router._rt[A].breaker = br
+    use_breaker(router, A, br)
 
     async with httpx.AsyncClient(base_url=base) as control:
         await control.post("/_control/faults", json={"route": "a", "default": {"kind": "status", "status": 503, "delay": 0.005}})

@@ -15,7 +15,7 @@ from router.errors import ProviderError
 from router.providers.anthropic import AnthropicProvider
 from router.providers.base import ProviderRequest
 from router.providers.gemini import GeminiProvider, from_gemini, gemini_error, to_gemini
-from router.testing import FakeProviderServer, Fault
+from router.testing import FakeProviderServer, Fault, fast_settings
 from telemetry import MemorySink
 
 CANARY = "AIza-canary-5e8f0b21"
@@ -24,13 +24,11 @@ MSGS = [{"role": "system", "content": "You summarize."}, {"role": "user", "conte
 
 
 def build(server: FakeProviderServer, sink: MemorySink, **settings: Any) -> Router:
-    base: dict[str, Any] = {"backoff_initial_s": 0.001, "backoff_max_s": 0.004, "attempt_timeout_s": 2.0, "deadline_s": 10.0}
-    base.update(settings)
     deps = [
         Deployment(G, GeminiProvider(base_url=server.base_for("g"), api_key=CANARY), "gemini-2.5-pro"),
         Deployment(O, OpenAIProvider(base_url=server.url_for("o"), api_key=CANARY), "gpt-4o"),
     ]
-    return Router(deployments=deps, tiers=[Tier("capable", [G, O], policy="static")], telemetry=sink, settings=RouterSettings(**base))
+    return Router(deployments=deps, tiers=[Tier("capable", [G, O], policy="static")], telemetry=sink, settings=fast_settings(**settings))
 
 
 async def test_success_fields_and_the_request_as_sent(server: FakeProviderServer) -> None:

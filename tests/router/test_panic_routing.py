@@ -7,6 +7,7 @@ import pytest
 from router import Deployment, MemoryProvider, Router, RouterSettings, RoutingError, Tier
 from router.errors import OverloadedError
 from router.resilience.breaker import BreakerSettings
+from router.testing import open_breaker
 from telemetry import MemorySink
 
 MSGS = [{"role": "user", "content": "hi"}]
@@ -33,7 +34,7 @@ def trail(sink: MemorySink) -> list[tuple[str, str]]:
 async def test_when_every_deployment_is_held_back_each_gets_one_attempt_before_failing() -> None:
     router, sink = build({A: 1, B: 1})
     for k in (A, B, C):
-        router.breaker(k).cb.open()
+        open_breaker(router, k)
     resp = await router.acompletion("t", MSGS)
     assert resp.deployment == C
     skipped = [(k, "skipped") for k in (A, B, C)]
@@ -43,8 +44,8 @@ async def test_when_every_deployment_is_held_back_each_gets_one_attempt_before_f
 async def test_when_what_was_open_failed_the_held_back_ones_are_tried_too() -> None:
     # A is open to the call and fails; B and C are held back by open breakers, and C answers
     router, sink = build({A: 1, B: 1})
-    router.breaker(B).cb.open()
-    router.breaker(C).cb.open()
+    open_breaker(router, B)
+    open_breaker(router, C)
     resp = await router.acompletion("t", MSGS)
     assert resp.deployment == C
     assert trail(sink) == [(A, "error"), (B, "skipped"), (C, "skipped"), (B, "error"), (C, "success")]
@@ -52,8 +53,8 @@ async def test_when_what_was_open_failed_the_held_back_ones_are_tried_too() -> N
 
 async def test_without_panic_routing_the_call_fails_after_what_was_open() -> None:
     router, sink = build({A: 1}, panic_routing=False)
-    router.breaker(B).cb.open()
-    router.breaker(C).cb.open()
+    open_breaker(router, B)
+    open_breaker(router, C)
     with pytest.raises(RoutingError):
         await router.acompletion("t", MSGS)
     assert trail(sink) == [(A, "error"), (B, "skipped"), (C, "skipped")]

@@ -8,7 +8,7 @@ import pytest
 
 from router import AsyncClient, Client, Deployment, MemoryProvider, OpenAIProvider, Router, RouterSettings, RoutingError, Tier
 from router.streaming import AsyncChatCompletionStream
-from router.testing import FakeProviderServer, Fault
+from router.testing import FakeProviderServer, Fault, fast_settings
 from telemetry import MemorySink, TelemetryBackend
 
 MSGS = [{"role": "user", "content": "Stream me a haiku about retries."}]
@@ -20,7 +20,7 @@ def build(server: FakeProviderServer, telemetry: object) -> Router:
         Deployment(A, OpenAIProvider(base_url=server.url_for("a"), name="openai"), "gpt-4o"),
         Deployment(B, OpenAIProvider(base_url=server.url_for("b"), name="anthropic"), "claude-sonnet-4"),
     ]
-    settings = RouterSettings(backoff_initial_s=0.001, backoff_max_s=0.002, attempt_timeout_s=2.0, deadline_s=5.0)
+    settings = fast_settings(backoff_max_s=0.002, deadline_s=5.0)
     return Router(deployments=deps, tiers=[Tier("capable", [A, B], policy="static")], telemetry=telemetry, settings=settings)  # type: ignore[arg-type]
 
 
