@@ -141,7 +141,7 @@ class OTelObserver:
     # -- the hook ------------------------------------------------------------------------
     def __call__(self, r: LLMCallRecord) -> None:
         trace = self._trace
-        from opentelemetry.trace import SpanKind, Status, StatusCode
+        SpanKind, Status, StatusCode = trace.SpanKind, trace.Status, trace.StatusCode  # noqa: N806
 
         start = r.timestamp.timestamp()
         end = start + r.latency_ms / 1000.0
