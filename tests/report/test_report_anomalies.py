@@ -72,3 +72,23 @@ def test_without_raw_rows_the_boundaries_stay_within_two_minutes(stores: Any) ->
     cols = columns_of(stores["outage"].load_rollups(0))
     a = _only(find_anomalies(cols, None))
     assert abs(a["start"] - (EPOCH + 900)) <= 120 and abs(a["end"] - (EPOCH + 2100)) <= 120
+
+
+@pytest.mark.skipif(not os.environ.get("ATTUNE_TEST_POSTGRES_URL"), reason="ATTUNE_TEST_POSTGRES_URL is not set (no PostgreSQL to test against)")
+def test_the_same_anomalies_from_postgresql(stores: Any) -> None:
+    """The outage store copied into PostgreSQL reports the same anomaly (raw boundaries read there)."""
+    import uuid
+
+    pg = TelemetryStore.open(os.environ["ATTUNE_TEST_POSTGRES_URL"], table_prefix=f"a{uuid.uuid4().hex[:10]}_")
+    try:
+        calls = stores["outage"].query()
+        for i in range(0, len(calls), 2000):
+            pg.write_batch(calls[i : i + 2000])
+        want = build_report(stores["outage"]).anomalies
+        got = build_report(pg).anomalies
+        assert len(got) == 1 and got[0]["kind"] == want[0]["kind"] == "error_rate"
+        assert got[0]["start"] == pytest.approx(want[0]["start"], abs=1e-3)
+        assert got[0]["end"] == pytest.approx(want[0]["end"], abs=1e-3)
+    finally:
+        pg.drop_tables()
+        pg.close()
