@@ -4,22 +4,26 @@ The per-minute rollups of each deployment are replayed, in time order, through
 ``policies.stats.DeploymentStats`` -- the statistics whose change tests demote a deployment in
 the adaptive policy -- and every change they report opens or closes an anomaly:
 
-- ``error_rate`` / ``rate_limit``: the failure tests (a run of failures unlikely under the
-  baseline, or a z-test of the recent failure count) report ``degraded``; a run of successes
-  or a z-test in the other direction reports ``recovered``. The kind is ``rate_limit`` when
-  429s are most of the failures in between. Attempts are replayed, not calls, so a deployment
-  the router stopped sending to still shows its failed probes.
+- ``error_rate``: the failure tests (a run of failures unlikely under the baseline, or a
+  z-test of the recent failure count) report ``degraded`` on the attempts' non-429 failures;
+  a run of successes or a z-test the other way reports ``recovered``. Attempts are replayed,
+  not calls, so a deployment the router stopped sending to still shows its failed probes.
+- ``rate_limit``: the same tests on the 429s alone, never thinned, windows stretched 20x (a
+  router that honours Retry-After sends few attempts into a storm).
 - ``latency``: the latency shift test reports ``slow`` (and later a shift back).
 - ``retries``: the same failure tests on the calls ending at the deployment, a call that needed
   a retry counting as a failure. Reported only where no error anomaly overlaps it: there the
   retries are the errors' echo.
 
-A minute's attempts are spread evenly over the minute (latencies drawn from its histogram at
-well-spread quantiles). A busy deployment is thinned to about ``per_minute`` (8) attempts a
-minute, with the statistics' half-lives stretched by the same factor, so the windows hold as
-many attempts as they do live and the tests keep their power. When the raw attempts are still
-in the store, each boundary is then placed on them: the split of the attempts around it that
-best separates the two regimes (the most likely single change point).
+A bin's events (a minute, or several when the window is longer than ``_MAX_BINS`` minutes)
+are spread evenly over it, each class at its own phase, latencies drawn from its histogram at
+well-spread quantiles. A busy bin is thinned to about ``per_minute`` (8) events, with the
+statistics' half-lives stretched by the thinning so the windows hold about as much evidence as
+live. Each detected episode is then placed where the figure changed: the most likely single
+change point on the minutes around the detection, then (when the raw rows are still in the
+store and the minutes already show a change big enough) on the raw attempts around that
+minute. An episode is reported when it is big enough and, but for latency, significant
+against the 30 minutes before it (a two-proportion z-test above 3).
 
 ``size`` is how far the figure moved against the 30 minutes before the anomaly: for
 ``error_rate`` / ``rate_limit`` the failure share of sent attempts (during minus before), for
