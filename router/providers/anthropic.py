@@ -43,7 +43,7 @@ from router.errors import (
     RateLimitedError,
     ServerError,
 )
-from router.providers._convert import check_params, max_tokens, stop_sequences, text_parts
+from router.providers._convert import check_params, content_parts, data_url, json_schema_format, max_tokens, stop_sequences, text_parts, tool_arguments
 from router.providers._http import SSE, ChunkStream, HTTPAdapter, error_for_status, json_object, parse_guard, retry_after_header, scrub
 from router.providers.base import DEFAULT_BASE_URLS, ProviderRequest, ProviderResponse
 
@@ -51,9 +51,11 @@ __all__ = ["AnthropicProvider", "anthropic_error", "from_anthropic", "to_anthrop
 
 _API = "Anthropic Messages"
 _PARAMS = (
-    "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "tools", "tool_choice",
-    "parallel_tool_calls", "user", "metadata", "n", "stream_options",
+    "max_tokens", "max_completion_tokens", "stop", "tools", "tool_choice", "parallel_tool_calls", "user", "metadata", "n",
+    "stream_options", "response_format",
 )
+JSON_TOOL = "json_response"  # the tool forced for response_format json_object
+_MEDIA = ("image/jpeg", "image/png", "image/gif", "image/webp")
 _FINISH = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -125,16 +127,24 @@ def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
 
 
 def _tool_use(call: Any, where: str) -> dict[str, Any]:
-    fn = call.get("function") if isinstance(call, dict) else None
-    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not isinstance(call.get("id"), str):
-        raise BadRequestError(f"{where} must have an id and a function name ({_API} adapter)")
-    try:
-        args = json.loads(fn.get("arguments") or "{}")
-    except ValueError:
-        raise BadRequestError(f"{where}.function.arguments is not JSON ({_API} adapter)") from None
-    if not isinstance(args, dict):
-        raise BadRequestError(f"{where}.function.arguments must be a JSON object ({_API} adapter)")
-    return {"type": "tool_use", "id": call["id"], "name": fn["name"], "input": args}
+    id_, name, args = tool_arguments(call, where, _API)
+    return {"type": "tool_use", "id": id_, "name": name, "input": args}
+
+
+def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
+    """Text and image blocks of a user message."""
+    out: list[dict[str, Any]] = []
+    for i, part in enumerate(content_parts(content, where, _API)):
+        if part.kind == "text":
+            out.append({"type": "text", "text": part.value})
+        elif part.value.startswith("data:"):
+            media, data = data_url(part.value, f"{where}.content[{i}].image_url.url", _API)
+            if media not in _MEDIA:
+                raise BadRequestError(f"{where}.content[{i}]: image type {media!r} is not one of {list(_MEDIA)} ({_API} adapter)")
+            out.append({"type": "image", "source": {"type": "base64", "media_type": media, "data": data}})
+        else:
+            out.append({"type": "image", "source": {"type": "url", "url": part.value}})
+    return out
 
 
 def _messages(messages: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -148,7 +158,7 @@ def _messages(messages: list[dict[str, Any]]) -> tuple[list[str], list[dict[str,
             system.extend(text_parts(m.get("content"), where, _API))
             continue
         if role == "user":
-            blocks = [{"type": "text", "text": t} for t in text_parts(m.get("content"), where, _API)]
+            blocks = _blocks(m.get("content"), where)
         elif role == "assistant":
             blocks = [{"type": "text", "text": t} for t in text_parts(m.get("content"), where, _API) if t]
             blocks += [_tool_use(c, f"{where}.tool_calls[{j}]") for j, c in enumerate(m.get("tool_calls") or ())]
@@ -175,15 +185,14 @@ def to_anthropic(request: ProviderRequest, *, default_max_tokens: int) -> dict[s
     """The Messages API body for an OpenAI-shaped request."""
     params = request.params
     check_params(params, _PARAMS, _API)
-    if params.get("n", 1) != 1:
+    if params.get("n", 1) not in (1, None):
         raise BadRequestError(f"parameter 'n' must be 1 for the {_API} adapter, got {params['n']!r}")
     system, messages = _messages(request.messages)
     body: dict[str, Any] = {"model": request.model, "max_tokens": max_tokens(params, default_max_tokens, _API), "messages": messages}
     if system:
         body["system"] = "\n\n".join(system)
-    for name in ("temperature", "top_p", "top_k", "metadata"):
-        if params.get(name) is not None:
-            body[name] = params[name]
+    if params.get("metadata") is not None:
+        body["metadata"] = params["metadata"]
     if params.get("user") is not None:
         body["metadata"] = {**body.get("metadata", {}), "user_id": params["user"]}
     if params.get("stop") is not None:
@@ -193,7 +202,21 @@ def to_anthropic(request: ProviderRequest, *, default_max_tokens: int) -> dict[s
     choice = _tool_choice(params.get("tool_choice"), params.get("parallel_tool_calls"))
     if choice is not None:
         body["tool_choice"] = choice
+    schema = json_schema_format(params["response_format"], _API) if params.get("response_format") is not None else None
+    if schema == {}:  # json_object: a forced tool whose input is the answer
+        if params.get("tools"):
+            raise BadRequestError(f"parameter 'response_format' json_object cannot be combined with 'tools' ({_API} adapter)")
+        body["tools"] = [{"name": JSON_TOOL, "description": "Answer with a JSON object.", "input_schema": {"type": "object"}}]
+        body["tool_choice"] = {"type": "tool", "name": JSON_TOOL}
+    elif schema is not None:
+        body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
     return body
+
+
+def json_tool(request: ProviderRequest) -> bool:
+    """Whether the request asked for json_object, answered through the forced ``JSON_TOOL``."""
+    fmt = request.params.get("response_format")
+    return isinstance(fmt, dict) and fmt.get("type") == "json_object"
 
 
 # -- response -----------------------------------------------------------------------------
@@ -207,13 +230,16 @@ def _finish(reason: Any) -> str | None:
     return None if reason is None else _FINISH.get(str(reason), str(reason))
 
 
-def from_anthropic(data: dict[str, Any], *, http_status: int = 200, ttft_s: float | None = None) -> ProviderResponse:
-    """A Messages API ``message`` object as a ``ProviderResponse`` (raises on a wrong shape)."""
+def from_anthropic(data: dict[str, Any], *, http_status: int = 200, ttft_s: float | None = None, json_answer: bool = False) -> ProviderResponse:
+    """A Messages API ``message`` object as a ``ProviderResponse`` (raises on a wrong shape).
+    ``json_answer``: the forced ``JSON_TOOL``'s input is the content (json_object)."""
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
     for block in data["content"]:
         if block["type"] == "text":
             texts.append(block["text"])
+        elif block["type"] == "tool_use" and json_answer and block["name"] == JSON_TOOL:
+            texts.append(json.dumps(block.get("input") or {}))
         elif block["type"] == "tool_use":
             args = json.dumps(block.get("input") or {})
             calls.append({"id": block["id"], "type": "function", "function": {"name": block["name"], "arguments": args}})
@@ -223,7 +249,7 @@ def from_anthropic(data: dict[str, Any], *, http_status: int = 200, ttft_s: floa
         content=content if texts or not calls else None,
         input_tokens=_input_tokens(usage),
         output_tokens=int(usage.get("output_tokens") or 0),
-        finish_reason=_finish(data.get("stop_reason")),
+        finish_reason="stop" if json_answer and not calls and data.get("stop_reason") == "tool_use" else _finish(data.get("stop_reason")),
         response_id=data.get("id"),
         model=data.get("model"),
         ttft_s=ttft_s,
@@ -281,12 +307,13 @@ class AnthropicProvider(HTTPAdapter):
         body = to_anthropic(request, default_max_tokens=self.default_max_tokens)
         data, resp, elapsed = await self._post_json(self._url, body, timeout, "Anthropic message body", request)
         with parse_guard("Anthropic message body", resp.status_code):
-            return from_anthropic(data, http_status=resp.status_code, ttft_s=elapsed)
+            return from_anthropic(data, http_status=resp.status_code, ttft_s=elapsed, json_answer=json_tool(request))
 
     async def open_stream(self, request: ProviderRequest, *, timeout: float) -> _AnthropicStream:
         """Start a streamed message; returns once the first content (or the end) has arrived."""
         body = {**to_anthropic(request, default_max_tokens=self.default_max_tokens), "stream": True}
-        return await self._open_stream(self._url, body, timeout, lambda sse: _AnthropicStream(sse, request.model, self._key), request)
+        answer = json_tool(request)
+        return await self._open_stream(self._url, body, timeout, lambda sse: _AnthropicStream(sse, request.model, self._key, answer), request)
 
 
 class _AnthropicStream(ChunkStream):
@@ -294,8 +321,10 @@ class _AnthropicStream(ChunkStream):
     error) as OpenAI chunks: one per text delta or tool call piece, a last one with the finish
     reason and usage."""
 
-    def __init__(self, sse: SSE, model: str, secret: str | None) -> None:
+    def __init__(self, sse: SSE, model: str, secret: str | None, json_answer: bool = False) -> None:
         super().__init__(sse)
+        self._json_answer = json_answer  # the JSON_TOOL's input deltas are content
+        self._json_block: int | None = None
         self._id = ""
         self._model = model
         self._secret = secret
@@ -333,7 +362,9 @@ class _AnthropicStream(ChunkStream):
             block = event["content_block"]
             if block["type"] == "text" and block.get("text"):
                 return self._chunk({"content": block["text"]})
-            if block["type"] == "tool_use":
+            if block["type"] == "tool_use" and self._json_answer and block["name"] == JSON_TOOL:
+                self._json_block = event["index"]
+            elif block["type"] == "tool_use":
                 n = self._tools[event["index"]] = len(self._tools)
                 call = {"index": n, "id": block["id"], "type": "function", "function": {"name": block["name"], "arguments": ""}}
                 return self._chunk({"tool_calls": [call]})
@@ -341,6 +372,8 @@ class _AnthropicStream(ChunkStream):
             delta = event["delta"]
             if delta["type"] == "text_delta":
                 return self._chunk({"content": delta["text"]})
+            if delta["type"] == "input_json_delta" and event["index"] == self._json_block:
+                return self._chunk({"content": delta["partial_json"]}) if delta["partial_json"] else None
             if delta["type"] == "input_json_delta" and event["index"] in self._tools:
                 call = {"index": self._tools[event["index"]], "function": {"arguments": delta["partial_json"]}}
                 return self._chunk({"tool_calls": [call]})
@@ -349,7 +382,9 @@ class _AnthropicStream(ChunkStream):
             if usage.get("input_tokens") is not None:
                 self._input = _input_tokens(usage)
             output = int(usage.get("output_tokens") or 0)
-            return self._chunk({}, _finish(event["delta"].get("stop_reason")), (self._input, output))
+            reason = event["delta"].get("stop_reason")
+            finish = "stop" if self._json_block is not None and not self._tools and reason == "tool_use" else _finish(reason)
+            return self._chunk({}, finish, (self._input, output))
         elif kind == "message_stop":
             self._stopped = True
         return None  # ping, content_block_stop, thinking deltas

@@ -7,11 +7,19 @@ become ``systemInstruction``, user messages role ``user``, assistant messages ro
 text content ``parts: [{text}]``; ``max_tokens`` / ``max_completion_tokens`` ->
 ``generationConfig.maxOutputTokens``, ``temperature``, ``top_p`` -> ``topP``, ``top_k`` ->
 ``topK``, ``stop`` -> ``stopSequences``, ``seed``, ``presence_penalty`` / ``frequency_penalty``,
-``response_format: {"type": "json_object"}`` -> ``responseMimeType: application/json``. Tools,
-non-text parts and other parameters raise ``BadRequestError`` before anything is sent (Google's
-OpenAI-compatible endpoint with ``api: openai`` serves function calling).
+``response_format`` ``json_object`` -> ``responseMimeType: application/json`` and
+``json_schema`` -> that plus ``responseJsonSchema`` (JSON Schema as given); function ``tools``
+-> ``tools: [{functionDeclarations: [{name, description, parametersJsonSchema}]}]``,
+``tool_choice`` -> ``toolConfig.functionCallingConfig`` (auto AUTO, none NONE, required ANY, a
+named function ANY with ``allowedFunctionNames``); assistant ``tool_calls`` -> ``functionCall``
+parts, ``tool`` messages -> ``functionResponse`` parts (a JSON-object content as the response,
+other text as ``{"result": text}``); ``image_url`` parts -> ``inlineData`` (data URLs) or
+``fileData`` (http URLs, the type from the extension). Other parts and parameters
+(``logprobs``, ``logit_bias``, ``parallel_tool_calls: false``, ...) raise ``BadRequestError``
+before anything is sent.
 
-Responses: the first candidate's text parts joined (thought parts left out) are the content;
+Responses: the first candidate's text parts joined (thought parts left out) are the content,
+its ``functionCall`` parts the ``tool_calls`` (ids ``call_<n>``, finish reason "tool_calls");
 ``output_tokens`` is ``candidatesTokenCount + thoughtsTokenCount`` (thinking is billed as
 output). Finish reasons: STOP -> "stop", MAX_TOKENS -> "length", SAFETY, RECITATION, BLOCKLIST,
 PROHIBITED_CONTENT, SPII, IMAGE_SAFETY -> "content_filter", others lower-cased. A prompt blocked
@@ -34,6 +42,7 @@ Errors, by the body's ``error.status`` first, else by HTTP status::
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -51,7 +60,18 @@ from router.errors import (
     RateLimitedError,
     ServerError,
 )
-from router.providers._convert import check_params, max_tokens, stop_sequences, text_parts
+from router.providers._convert import (
+    check_params,
+    content_parts,
+    data_url,
+    guess_media_type,
+    json_schema_format,
+    max_tokens,
+    stop_sequences,
+    text_parts,
+    tool_arguments,
+    tool_names,
+)
 from router.providers._http import SSE, ChunkStream, HTTPAdapter, chunk, error_for_status, json_object, parse_guard, retry_after_header, scrub
 from router.providers.base import DEFAULT_BASE_URLS, ProviderRequest, ProviderResponse
 
@@ -60,8 +80,10 @@ __all__ = ["GeminiProvider", "from_gemini", "gemini_error", "to_gemini"]
 _API = "Gemini"
 _PARAMS = (
     "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "n", "seed",
-    "presence_penalty", "frequency_penalty", "response_format", "stream_options",
+    "presence_penalty", "frequency_penalty", "response_format", "stream_options", "tools", "tool_choice",
+    "parallel_tool_calls",
 )
+_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 _CONFIG = {"temperature": "temperature", "top_p": "topP", "top_k": "topK", "seed": "seed",
            "presence_penalty": "presencePenalty", "frequency_penalty": "frequencyPenalty"}
 _FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
@@ -127,33 +149,88 @@ def gemini_error(status: int, payload: dict[str, Any], *, retry_after: float | N
 # -- request ------------------------------------------------------------------------------
 
 
-def to_gemini(request: ProviderRequest) -> dict[str, Any]:
-    """The generateContent body for an OpenAI-shaped request (the model goes in the URL)."""
-    params = request.params
-    check_params(params, _PARAMS, _API)
-    if params.get("n", 1) != 1:
-        raise BadRequestError(f"parameter 'n' must be 1 for the {_API} adapter, got {params['n']!r}")
-    system: list[dict[str, str]] = []
+def _parts(m: dict[str, Any], where: str, names: dict[str, str]) -> list[dict[str, Any]]:
+    """The Gemini parts of one user, assistant or tool message."""
+    if m.get("role") == "tool":
+        call_id = m.get("tool_call_id")
+        if call_id not in names:
+            raise BadRequestError(f"{where} (role 'tool') needs the tool_call_id of an earlier assistant tool call ({_API} adapter)")
+        text = "".join(text_parts(m.get("content"), where, _API))
+        try:
+            response = json.loads(text)
+        except ValueError:
+            response = None
+        return [{"functionResponse": {"name": names[call_id], "response": response if isinstance(response, dict) else {"result": text}}}]
+    parts: list[dict[str, Any]] = []
+    for i, part in enumerate(content_parts(m.get("content"), where, _API)):
+        at = f"{where}.content[{i}].image_url.url"
+        if part.kind == "text":
+            parts.append({"text": part.value})
+        elif part.value.startswith("data:"):
+            media, data = data_url(part.value, at, _API)
+            parts.append({"inlineData": {"mimeType": media, "data": data}})
+        else:
+            parts.append({"fileData": {"mimeType": guess_media_type(part.value, at, _API), "fileUri": part.value}})
+    for j, call in enumerate(m.get("tool_calls") or ()):
+        _, name, args = tool_arguments(call, f"{where}.tool_calls[{j}]", _API)
+        parts.append({"functionCall": {"name": name, "args": args}})
+    return parts
+
+
+def _contents(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(system parts, contents); consecutive turns of one role are merged."""
+    names = tool_names(messages)
+    system: list[dict[str, Any]] = []
     contents: list[dict[str, Any]] = []
-    for i, m in enumerate(request.messages):
+    for i, m in enumerate(messages):
         where = f"messages[{i}]"
         role = m.get("role")
-        parts = [{"text": t} for t in text_parts(m.get("content"), where, _API)]
         if role in ("system", "developer"):
-            system.extend(parts)
+            system.extend({"text": t} for t in text_parts(m.get("content"), where, _API))
             continue
-        if role not in ("user", "assistant"):
-            raise BadRequestError(f"{where}.role {role!r} is not converted by the {_API} adapter (system, user and assistant only)")
-        if m.get("tool_calls"):
-            raise BadRequestError(f"{where}.tool_calls are not converted by the {_API} adapter")
-        grole = "user" if role == "user" else "model"
+        if role not in ("user", "assistant", "tool"):
+            raise BadRequestError(f"{where}.role {role!r} is not converted by the {_API} adapter (system, user, assistant and tool only)")
+        grole = "model" if role == "assistant" else "user"
+        parts = _parts(m, where, names)
         if contents and contents[-1]["role"] == grole:
             contents[-1]["parts"].extend(parts)
         else:
             contents.append({"role": grole, "parts": parts})
-    body: dict[str, Any] = {"contents": contents}
-    if system:
-        body["systemInstruction"] = {"parts": system}
+    return system, contents
+
+
+def _tools(params: dict[str, Any]) -> dict[str, Any]:
+    """``tools`` and ``toolConfig`` of the body."""
+    out: dict[str, Any] = {}
+    declarations = []
+    for i, tool in enumerate(params.get("tools") or ()):
+        fn = tool.get("function") if isinstance(tool, dict) and tool.get("type") == "function" else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            raise BadRequestError(f"tools[{i}] must be {{'type': 'function', 'function': {{'name': ...}}}} ({_API} adapter)")
+        decl: dict[str, Any] = {"name": fn["name"]}
+        if fn.get("description"):
+            decl["description"] = fn["description"]
+        if fn.get("parameters"):
+            decl["parametersJsonSchema"] = fn["parameters"]
+        declarations.append(decl)
+    if declarations:
+        out["tools"] = [{"functionDeclarations": declarations}]
+    if params.get("parallel_tool_calls") is False:
+        raise BadRequestError(f"parameter 'parallel_tool_calls': false cannot be enforced by the {_API} adapter (Gemini may call several functions)")
+    choice = params.get("tool_choice")
+    if choice is None:
+        return out
+    if isinstance(choice, str) and choice in _MODES:
+        config: dict[str, Any] = {"mode": _MODES[choice]}
+    elif isinstance(choice, dict) and isinstance(choice.get("function"), dict) and isinstance(choice["function"].get("name"), str):
+        config = {"mode": "ANY", "allowedFunctionNames": [choice["function"]["name"]]}
+    else:
+        raise BadRequestError(f"parameter 'tool_choice' must be 'auto', 'required', 'none' or a function choice, got {choice!r} ({_API} adapter)")
+    out["toolConfig"] = {"functionCallingConfig": config}
+    return out
+
+
+def _generation_config(params: dict[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {}
     limit = max_tokens(params, None, _API)
     if limit is not None:
@@ -163,13 +240,27 @@ def to_gemini(request: ProviderRequest) -> dict[str, Any]:
             config[field] = params[name]
     if params.get("stop") is not None:
         config["stopSequences"] = stop_sequences(params["stop"], _API)
-    fmt = params.get("response_format")
-    if fmt is not None:
-        kind = fmt.get("type") if isinstance(fmt, dict) else None
-        if kind == "json_object":
+    if params.get("response_format") is not None:
+        schema = json_schema_format(params["response_format"], _API)
+        if schema is not None:
             config["responseMimeType"] = "application/json"
-        elif kind != "text":
-            raise BadRequestError(f"parameter 'response_format' of type {kind!r} is not converted by the {_API} adapter (text, json_object)")
+        if schema:
+            config["responseJsonSchema"] = schema
+    return config
+
+
+def to_gemini(request: ProviderRequest) -> dict[str, Any]:
+    """The generateContent body for an OpenAI-shaped request (the model goes in the URL)."""
+    params = request.params
+    check_params(params, _PARAMS, _API)
+    if params.get("n", 1) not in (1, None):
+        raise BadRequestError(f"parameter 'n' must be 1 for the {_API} adapter, got {params['n']!r}")
+    system, contents = _contents(request.messages)
+    body: dict[str, Any] = {"contents": contents}
+    if system:
+        body["systemInstruction"] = {"parts": system}
+    body.update(_tools(params))
+    config = _generation_config(params)
     if config:
         body["generationConfig"] = config
     return body
@@ -199,6 +290,16 @@ def _text(candidate: dict[str, Any]) -> str:
     return "".join(p["text"] for p in parts if isinstance(p.get("text"), str) and not p.get("thought"))
 
 
+def _calls(candidate: dict[str, Any], first: int = 0) -> list[dict[str, Any]]:
+    """The candidate's ``functionCall`` parts as OpenAI tool calls (ids ``call_<n>`` from ``first``)."""
+    parts = (candidate.get("content") or {}).get("parts") or ()
+    calls = [p["functionCall"] for p in parts if isinstance(p.get("functionCall"), dict)]
+    return [
+        {"id": f"call_{first + i}", "type": "function", "function": {"name": c["name"], "arguments": json.dumps(c.get("args") or {})}}
+        for i, c in enumerate(calls)
+    ]
+
+
 def _blocked(data: dict[str, Any]) -> bool:
     return not data.get("candidates") and bool((data.get("promptFeedback") or {}).get("blockReason"))
 
@@ -206,13 +307,17 @@ def _blocked(data: dict[str, Any]) -> bool:
 def from_gemini(data: dict[str, Any], *, http_status: int = 200, ttft_s: float | None = None) -> ProviderResponse:
     """A ``GenerateContentResponse`` as a ``ProviderResponse`` (raises on a wrong shape)."""
     tokens_in, tokens_out = _usage(data.get("usageMetadata") or {})
+    calls: list[dict[str, Any]] = []
     if _blocked(data):
         content, finish = "", "content_filter"
     else:
         candidate = data["candidates"][0]
-        content, finish = _text(candidate), _finish(candidate.get("finishReason"))
+        content, finish, calls = _text(candidate), _finish(candidate.get("finishReason")), _calls(candidate)
+        if calls and finish == "stop":
+            finish = "tool_calls"
     return ProviderResponse(
-        content=content,
+        content=content if content or not calls else None,
+        message={"role": "assistant", "content": content or None, "tool_calls": calls} if calls else None,
         input_tokens=tokens_in,
         output_tokens=tokens_out,
         finish_reason=finish,
@@ -292,6 +397,7 @@ class _GeminiStream(ChunkStream):
         self._model = model
         self._secret = secret
         self._finished = False
+        self._calls = 0  # tool calls sent so far
 
     async def _next_chunk(self) -> dict[str, Any] | None:
         while True:
@@ -323,7 +429,14 @@ class _GeminiStream(ChunkStream):
             return {**chunk(id_, self._model, {}, None, usage), "choices": []}
         else:
             return None
-        if not text and finish is None:
+        calls = _calls(candidate, self._calls) if data.get("candidates") and not _blocked(data) else []
+        if not text and not calls and finish is None:
             return None
+        delta: dict[str, Any] = {"content": text} if text else {}
+        if calls:
+            delta["tool_calls"] = [{"index": self._calls + i, **c} for i, c in enumerate(calls)]
+            self._calls += len(calls)
+        if finish == "stop" and self._calls:
+            finish = "tool_calls"
         self._finished = self._finished or finish is not None
-        return self._emit(id_, self._model, {"content": text} if text else {}, finish, usage if finish is not None else None)
+        return self._emit(id_, self._model, delta, finish, usage if finish is not None else None)

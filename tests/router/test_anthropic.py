@@ -33,7 +33,7 @@ def build(server: FakeProviderServer, sink: MemorySink, **settings: Any) -> Rout
 async def test_success_fields_and_the_request_as_sent(server: FakeProviderServer) -> None:
     sink = MemorySink()
     client = AsyncClient(build(server, sink))
-    resp = await client.chat.completions.create(model="capable", messages=MSGS, max_tokens=7, temperature=0.2, stop="END", top_k=5)
+    resp = await client.chat.completions.create(model="capable", messages=MSGS, max_tokens=7, stop="END", metadata={"user_id": "u1"})
     assert resp.choices[0].message.content == "ok: 1" and resp.choices[0].finish_reason == "stop"
     assert resp.usage.completion_tokens == 7 and resp.usage.prompt_tokens > 0
     assert resp.id.startswith("msg_") and resp.deployment == A and resp.provider == "anthropic"
@@ -45,8 +45,7 @@ async def test_success_fields_and_the_request_as_sent(server: FakeProviderServer
         "max_tokens": 7,
         "messages": [{"role": "user", "content": "Review this diff, please."}],
         "system": "You review code.",
-        "temperature": 0.2,
-        "top_k": 5,
+        "metadata": {"user_id": "u1"},
         "stop_sequences": ["END"],
     }
     headers = server.last_headers("a")
@@ -191,8 +190,19 @@ async def test_a_parameter_without_an_equivalent_is_a_clear_bad_request(server: 
         await router.acompletion("capable", MSGS, seed=7)
     assert info.value.error_type == "bad_request" and "'seed'" in str(info.value) and "Anthropic" in str(info.value)
     assert server.requests("a") == 0 and server.requests("b") == 0
-    with pytest.raises(RoutingError, match=r"messages\[1\]\.content\[0\] of type 'image_url'"):
+    for name in ("temperature", "top_p", "top_k"):  # not in the Messages API (anthropic SDK 2.x has none of them)
+        with pytest.raises(RoutingError, match=f"'{name}' is not supported by the Anthropic"):
+            await router.acompletion("capable", MSGS, **{name: 0.5})
+    with pytest.raises(RoutingError, match=r"messages\[1\]\.content\[0\] of type 'input_audio'"):
+        await router.acompletion("capable", [MSGS[0], {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "x", "format": "wav"}}]}])
+    with pytest.raises(RoutingError, match=r"image_url\.url must be a data: or http\(s\) URL"):
         await router.acompletion("capable", [MSGS[0], {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}])
+    with pytest.raises(RoutingError, match=r"image type 'image/tiff' is not one of"):
+        await router.acompletion("capable", [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/tiff;base64,AAAA"}}]}])
+    with pytest.raises(RoutingError, match=r"json_object cannot be combined with 'tools'"):
+        tools = [{"type": "function", "function": {"name": "f"}}]
+        await router.acompletion("capable", MSGS, response_format={"type": "json_object"}, tools=tools)
+    assert server.requests("a") == 0 and server.requests("b") == 0
     await router.aclose()
 
 

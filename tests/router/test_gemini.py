@@ -271,12 +271,13 @@ def test_request_conversion_edges() -> None:
     assert body["contents"] == [{"role": "user", "parts": [{"text": "q"}, {"text": "r"}]}]
     assert body["generationConfig"] == {"maxOutputTokens": 3, "seed": 1, "responseMimeType": "application/json"}
     assert "generationConfig" not in to_gemini(ProviderRequest("m", [{"role": "user", "content": "q"}]))
-    for params, fragment in [({"tools": []}, "'tools'"), ({"n": 3}, "'n' must be 1"), ({"response_format": {"type": "json_schema"}}, "json_schema"),
-                             ({"logit_bias": {}}, "'logit_bias'")]:
+    for params, fragment in [({"logprobs": True}, "'logprobs'"), ({"n": 3}, "'n' must be 1"), ({"response_format": {"type": "json_schema"}}, "json_schema"),
+                             ({"logit_bias": {}}, "'logit_bias'"), ({"parallel_tool_calls": False}, "parallel_tool_calls"),
+                             ({"tool_choice": "sometimes"}, "tool_choice"), ({"response_format": {"type": "xml"}}, "'xml'")]:
         with pytest.raises(ProviderError, match=fragment) as info:
             to_gemini(ProviderRequest("m", [{"role": "user", "content": "q"}], params))
         assert info.value.error_type == "bad_request"
-    with pytest.raises(ProviderError, match=r"messages\[0\]\.role 'tool'"):
+    with pytest.raises(ProviderError, match=r"messages\[0\] \(role 'tool'\) needs the tool_call_id of an earlier assistant tool call"):
         to_gemini(ProviderRequest("m", [{"role": "tool", "content": "q", "tool_call_id": "x"}]))
 
 
