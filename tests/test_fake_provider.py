@@ -46,7 +46,7 @@ def post(client: httpx.Client, server: FakeProviderServer, **body: Any) -> httpx
 
 
 def test_exports_are_what_we_mean() -> None:
-    assert router.testing.__all__ == ["FakeProviderServer", "Fault", "RequestRecord"]
+    assert router.testing.__all__ == ["FakeProviderServer", "Fault", "RecordedRequest", "RequestRecord"]
     assert router.testing.__all__ == sorted(router.testing.__all__)
 
 

@@ -13,12 +13,16 @@ A ``Fault`` is an immutable description of how the fake provider answers one req
 ``truncate``        a body shorter than its Content-Length is sent, then the connection closes
 ``hang``            no answer until the client closes the connection (or the server stops)
 ``invalid_json``    200 with a body that is not JSON
+``stall``           a streamed request gets 200 and its first ``after`` events, then nothing more
+                    until the client closes (a request that does not stream: ``hang``)
 ``error_rate``      with probability ``rate`` one of ``faults`` (weighted), otherwise success
 ==================  ==========================================================================
 
 Every fault carries ``delay`` seconds of added latency before it takes effect
 (``Fault.status(503).with_delay(0.2)``). For ``error_rate`` the delay applies to every outcome,
-added to the delay of the chosen fault.
+added to the delay of the chosen fault. Streams are sent event by event (chunked transfer
+encoding, as the real APIs send them); ``gap`` seconds pass between events
+(``Fault.ok().with_gap(0.05)``).
 
 JSON form (``Fault.to_json`` / ``Fault.from_json``), accepted by ``POST /_control/faults``::
 
@@ -30,6 +34,8 @@ JSON form (``Fault.to_json`` / ``Fault.from_json``), accepted by ``POST /_contro
     {"kind": "delay", "seconds": 0.5}     same as {"kind": "ok", "delay": 0.5}
     {"kind": "context_length", "delay": 0}
     {"kind": "stream_error", "status": 529, "message": "..."}
+    {"kind": "ok", "gap": 0.05}           a stream with 50 ms between events
+    {"kind": "stall", "after": 2}         a stream that stops after two events
     {"kind": "error_rate", "rate": 0.3, "faults": [503, "timeout"], "weights": [3, 1], "seed": 1}
 
 ``"timeout"`` is accepted as an alias of ``"hang"``.
@@ -54,11 +60,12 @@ FAULT_KINDS: tuple[str, ...] = (
     "reset",
     "reset_mid_body",
     "status",
+    "stall",
     "stream_error",
     "truncate",
 )
 
-_SIMPLE_KINDS = frozenset(FAULT_KINDS) - {"error_rate", "status", "stream_error"}
+_SIMPLE_KINDS = frozenset(FAULT_KINDS) - {"error_rate", "status", "stream_error", "stall"}
 _ALIASES = {"timeout": "hang", "success": "ok"}
 
 
@@ -78,13 +85,17 @@ class Fault:
     faults: tuple[Fault | None, ...] = ()
     weights: tuple[float, ...] | None = None
     seed: int | None = None
+    gap_s: float = 0.0
+    after: int = 1
     rng: random.Random | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {FAULT_KINDS}")
-        if self.delay_s < 0:
-            raise ValueError("delay must be >= 0")
+        if self.delay_s < 0 or self.gap_s < 0:
+            raise ValueError("delay and gap must be >= 0")
+        if isinstance(self.after, bool) or not isinstance(self.after, int) or self.after < 0:
+            raise ValueError(f"a stall's 'after' must be a number of events >= 0, got {self.after!r}")
         if self.kind in ("status", "stream_error"):
             if self.status_code is None or not 400 <= self.status_code <= 599:
                 raise ValueError(f"{self.kind} fault needs a 4xx/5xx code, got {self.status_code!r}")
@@ -143,6 +154,12 @@ class Fault:
         return Fault("status", status_code=self.status_code, message=self.message, code_str=self.code_str, delay_s=self.delay_s)
 
     @classmethod
+    def stall(cls, after: int = 1) -> Fault:
+        """On a streamed request: 200 and the first ``after`` events, then silence until the
+        client closes (a stall mid-stream); a request that does not stream hangs."""
+        return cls("stall", after=after)
+
+    @classmethod
     def delay(cls, seconds: float) -> Fault:
         """Success after ``seconds`` of added latency."""
         return cls("ok", delay_s=float(seconds))
@@ -198,6 +215,10 @@ class Fault:
         """The same fault, taking effect after ``seconds`` of added latency."""
         return dataclasses.replace(self, delay_s=float(seconds))
 
+    def with_gap(self, seconds: float) -> Fault:
+        """The same fault, its stream events ``seconds`` apart."""
+        return dataclasses.replace(self, gap_s=float(seconds))
+
     def resolve(self) -> Fault:
         """The concrete fault for one request: draws ``error_rate``; delays add up."""
         if self.kind != "error_rate":
@@ -208,8 +229,8 @@ class Fault:
         else:
             pick = self.rng.choices(self.faults, weights=self.weights)[0]
             chosen = (pick or Fault.ok()).resolve()
-        if self.delay_s:
-            chosen = dataclasses.replace(chosen, delay_s=chosen.delay_s + self.delay_s)
+        if self.delay_s or self.gap_s:
+            chosen = dataclasses.replace(chosen, delay_s=chosen.delay_s + self.delay_s, gap_s=chosen.gap_s or self.gap_s)
         return chosen
 
     # -- JSON ---------------------------------------------------------------------------
@@ -241,8 +262,12 @@ class Fault:
                 out["weights"] = list(self.weights)
             if self.seed is not None:
                 out["seed"] = self.seed
+        if self.kind == "stall":
+            out["after"] = self.after
         if self.delay_s:
             out["delay"] = self.delay_s
+        if self.gap_s:
+            out["gap"] = self.gap_s
         return out
 
     @classmethod
@@ -263,7 +288,7 @@ class Fault:
             raise ValueError(f"a fault is null, an int, a string or an object, not {data!r}")
         known = {
             "kind", "status", "retry_after", "retry_after_ms", "message", "code", "headers",
-            "delay", "seconds", "rate", "faults", "weights", "seed",
+            "delay", "seconds", "rate", "faults", "weights", "seed", "gap", "after",
         }
         unknown = set(data) - known
         if unknown:
@@ -277,8 +302,10 @@ class Fault:
         delay = data.get("delay", 0.0)
         if kind in ("delay", "ok") and "seconds" in data:
             delay = data["seconds"]
-        if not isinstance(delay, (int, float)) or isinstance(delay, bool):
-            raise ValueError("'delay' must be a number of seconds")
+        gap = data.get("gap", 0.0)
+        for name, value in (("delay", delay), ("gap", gap)):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ValueError(f"{name!r} must be a number of seconds")
         if kind == "delay":
             kind = "ok"
         if kind == "status":
@@ -317,8 +344,14 @@ class Fault:
                 weights=weights,
                 seed=data.get("seed"),
             )
+        elif kind == "stall":
+            after = data.get("after", 1)
+            if isinstance(after, bool) or not isinstance(after, int):
+                raise ValueError("a stall fault's 'after' must be an integer")
+            fault = cls.stall(after)
         elif kind in _SIMPLE_KINDS:
             fault = cls(kind, message=data.get("message") if kind == "context_length" else None)
         else:
             raise ValueError(f"unknown fault kind {kind!r}")
-        return fault.with_delay(float(delay)) if delay else fault
+        fault = fault.with_delay(float(delay)) if delay else fault
+        return fault.with_gap(float(gap)) if gap else fault

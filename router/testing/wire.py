@@ -10,18 +10,20 @@ from typing import Any, NamedTuple
 
 from router.testing.faults import Fault
 
-__all__ = ["DEFAULT_COMPLETION_TOKENS", "Reply", "Wire", "count_text", "dumps", "fault_headers", "json_reply", "sse"]
+__all__ = ["DEFAULT_COMPLETION_TOKENS", "Reply", "Wire", "count_text", "dumps", "fault_headers", "json_reply", "sample_json", "sse"]
 
 DEFAULT_COMPLETION_TOKENS = 8
 
 
 class Reply(NamedTuple):
-    """One HTTP answer: status, body bytes, content type and extra headers."""
+    """One HTTP answer: status, body bytes, content type and extra headers. A stream also has
+    its ``events``, the body cut where the server may pause (their bytes joined are ``body``)."""
 
     status: int
     body: bytes
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
+    events: tuple[bytes, ...] = ()
 
 
 def dumps(payload: Any) -> str:
@@ -34,10 +36,10 @@ def json_reply(status: int, payload: Any, headers: tuple[tuple[str, str], ...] =
 
 def sse(events: list[tuple[str | None, Any]], done: bool = False) -> Reply:
     """A ``text/event-stream`` body of ``(event name or None, JSON payload)`` events."""
-    text = "".join((f"event: {name}\n" if name else "") + f"data: {dumps(data)}\n\n" for name, data in events)
+    pieces = [((f"event: {name}\n" if name else "") + f"data: {dumps(data)}\n\n").encode() for name, data in events]
     if done:
-        text += "data: [DONE]\n\n"
-    return Reply(200, text.encode(), "text/event-stream; charset=utf-8")
+        pieces.append(b"data: [DONE]\n\n")
+    return Reply(200, b"".join(pieces), "text/event-stream; charset=utf-8", (), tuple(pieces))
 
 
 def count_text(value: Any) -> int:
@@ -61,6 +63,28 @@ def fault_headers(fault: Fault, *, retry_after_header: bool = True) -> tuple[tup
     if fault.retry_after_ms is not None:
         headers.append(("retry-after-ms", str(fault.retry_after_ms)))
     return tuple(headers)
+
+
+def sample_json(schema: Any, depth: int = 0) -> Any:
+    """A small value that satisfies a JSON schema (the fake's answer to a structured-output request)."""
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if schema.get(key):
+            return sample_json(schema[key][0], depth + 1)
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) and kind else kind
+    kind = kind.lower() if isinstance(kind, str) else kind  # Gemini's responseSchema: "OBJECT", ...
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties") or {}
+        return {name: sample_json(sub, depth + 1) for name, sub in props.items()}
+    if kind == "array":
+        return [sample_json(schema["items"], depth + 1)] if isinstance(schema.get("items"), dict) else []
+    return {"string": "ok", "integer": 1, "number": 1.5, "boolean": True}.get(str(kind))
 
 
 class Wire(abc.ABC):
@@ -106,3 +130,17 @@ class Wire(abc.ABC):
         """The completion ``"ok: <count>"``, whole or streamed (cut by ``error`` when given)."""
 
     invalid_json = b'{"id": "broken", "choices": [{'
+
+    def missing_query(self, params: list[tuple[str, str]]) -> Reply | None:
+        """The answer to a request missing a required query parameter (Azure's api-version)."""
+        return None
+
+    def invalid_embedding(self, payload: dict[str, Any]) -> Reply | None:
+        """The 400 for an embeddings body (only OpenAI-style wires serve embeddings)."""
+        return self.bad_request(f"the {self.name} API serves no embeddings endpoint here")
+
+    def embedding_tokens(self, payload: dict[str, Any]) -> int:
+        return max(1, count_text(payload.get("input")) // 4)
+
+    def embedding(self, payload: dict[str, Any], model: str, prompt_tokens: int) -> Reply:
+        raise NotImplementedError

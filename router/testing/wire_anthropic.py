@@ -1,6 +1,12 @@
 """The Anthropic Messages API as the fake server speaks it (``POST /v1/messages``).
 
-A request that forces a tool (``tool_choice`` of type ``any`` or ``tool``) is answered with a
+Strict as the API: a top-level key outside ``anthropic.types.MessageCreateParams`` is answered
+400 "<key>: Extra inputs are not permitted", a missing one "<key>: Field required", a value of
+the wrong type "<key>: Input should be a valid ..."; content blocks are checked by type (text,
+image with a base64 or url source, tool_use, tool_result, document, thinking).
+
+An ``output_config.format`` of type ``json_schema`` is answered with a JSON text satisfying the
+schema. A request that forces a tool (``tool_choice`` of type ``any`` or ``tool``) is answered with a
 ``tool_use`` block (empty input) instead of text, so tool conversion can be tested end to end.
 """
 
@@ -10,9 +16,21 @@ import uuid
 from typing import Any
 
 from router.testing.faults import Fault
-from router.testing.wire import Reply, Wire, count_text, fault_headers, json_reply, sse
+from router.testing.schema import Problem, check_body
+from router.testing.wire import Reply, Wire, count_text, dumps, fault_headers, json_reply, sample_json, sse
 
-__all__ = ["AnthropicWire"]
+__all__ = ["MESSAGE_PARAMS", "AnthropicWire"]
+
+# the keys of anthropic.types.MessageCreateParams, with their JSON types
+MESSAGE_PARAMS: dict[str, str] = {
+    "max_tokens": "int", "messages": "list", "model": "str", "cache_control": "obj|null", "container": "str|obj|null",
+    "diagnostics": "obj|null", "inference_geo": "str|null", "metadata": "obj", "output_config": "obj",
+    "service_tier": "str", "speed": "str|null", "stop_sequences": "list", "stream": "bool", "system": "str|list",
+    "thinking": "obj", "tool_choice": "obj", "tools": "list", "user_profile_id": "str", "workspace_id": "str",
+}
+_TYPE_WORDS = {"str": "string", "int": "integer", "num": "number", "bool": "boolean", "obj": "dictionary", "list": "list"}
+_BLOCKS = {"text", "image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking", "search_result"}
+_MEDIA = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
 # status -> (error type, default message)
 _ERRORS: dict[int, tuple[str, str]] = {
@@ -36,6 +54,43 @@ def _error(status: int, type_: str, message: str, headers: tuple[tuple[str, str]
 
 def _error_shape(status: int) -> tuple[str, str]:
     return _ERRORS.get(status, ("invalid_request_error" if status < 500 else "api_error", f"Error {status}."))
+
+
+def _problem_text(problem: Problem) -> str:
+    if problem.kind == "unknown":
+        return f"{problem.key}: Extra inputs are not permitted"
+    if problem.kind == "missing":
+        return f"{problem.key}: Field required"
+    return f"{problem.key}: Input should be a valid {_TYPE_WORDS[problem.expected.split('|')[0]]}"
+
+
+def _block_problem(block: dict[str, Any]) -> str | None:
+    """What is wrong with one content block (a suffix of its path), or None."""
+    kind = block["type"]
+    if kind not in _BLOCKS:
+        return f".type: Input tag '{kind}' found using 'type' does not match any of the expected tags: {', '.join(sorted(_BLOCKS))}"
+    if kind == "text" and not isinstance(block.get("text"), str):
+        return ".text: Field required"
+    if kind == "image":
+        source = block.get("source")
+        if not isinstance(source, dict) or source.get("type") not in ("base64", "url", "file"):
+            return ".source: Input should be a base64, url or file image source"
+        if source["type"] == "base64" and (source.get("media_type") not in _MEDIA or not isinstance(source.get("data"), str)):
+            return f".source.media_type: Input should be {', '.join(_MEDIA)} (with base64 data)"
+        if source["type"] == "url" and not str(source.get("url", "")).startswith(("http://", "https://")):
+            return ".source.url: Input should be an http(s) URL"
+    if kind == "tool_use" and not (isinstance(block.get("id"), str) and isinstance(block.get("name"), str) and isinstance(block.get("input"), dict)):
+        return ": a tool_use block needs an id, a name and an input object"
+    if kind == "tool_result" and not isinstance(block.get("tool_use_id"), str):
+        return ".tool_use_id: Field required"
+    return None
+
+
+def _structured_text(payload: dict[str, Any]) -> str | None:
+    fmt = (payload.get("output_config") or {}).get("format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        return dumps(sample_json(fmt.get("schema")))
+    return None
 
 
 def _forced_tool(payload: dict[str, Any]) -> str | None:
@@ -65,11 +120,13 @@ class AnthropicWire(Wire):
 
     @staticmethod
     def _problem(payload: dict[str, Any]) -> str | None:
-        if not isinstance(payload.get("model"), str) or not payload["model"]:
-            return "model: Field required"
-        limit = payload.get("max_tokens")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            return "max_tokens: Field required (a positive integer)"
+        problem = check_body(payload, MESSAGE_PARAMS, ("max_tokens", "messages", "model"))
+        if problem is not None:
+            return _problem_text(problem)
+        if not payload["model"]:
+            return "model: String should have at least 1 character"
+        if payload["max_tokens"] < 1:
+            return "max_tokens: Input should be greater than or equal to 1"
         messages = payload.get("messages")
         if not isinstance(messages, list) or not messages:
             return "messages: at least one message is required"
@@ -82,6 +139,10 @@ class AnthropicWire(Wire):
             blocks_ok = isinstance(content, list) and content and all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in content)
             if not isinstance(content, str) and not blocks_ok:
                 return f"messages.{i}.content: must be a string or a non-empty list of content blocks"
+            for j, block in enumerate(content if isinstance(content, list) else ()):
+                found = _block_problem(block)
+                if found:
+                    return f"messages.{i}.content.{j}{found}"
         system = payload.get("system")
         if system is not None and not isinstance(system, (str, list)):
             return "system: must be a string or a list of text blocks"
@@ -116,7 +177,7 @@ class AnthropicWire(Wire):
             block: dict[str, Any] = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": tool, "input": {}}
             stop = "tool_use"
         else:
-            block, stop = {"type": "text", "text": f"ok: {count}"}, "end_turn"
+            block, stop = {"type": "text", "text": _structured_text(payload) or f"ok: {count}"}, "end_turn"
         message = {"id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [block],
                    "stop_reason": stop, "stop_sequence": None, "usage": {"input_tokens": prompt_tokens, "output_tokens": output}}
         if stream is None:
@@ -127,7 +188,9 @@ class AnthropicWire(Wire):
             deltas = [{"type": "input_json_delta", "partial_json": "{}"}]
         else:
             opening = {"type": "text", "text": ""}
-            deltas = [{"type": "text_delta", "text": "ok: "}, {"type": "text_delta", "text": str(count)}]
+            text = block["text"]
+            cut = text.rfind(" ") + 1 or len(text) // 2
+            deltas = [{"type": "text_delta", "text": text[:cut]}, {"type": "text_delta", "text": text[cut:]}]
         events: list[tuple[str | None, Any]] = [
             ("message_start", {"type": "message_start", "message": start}),
             ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": opening}),
