@@ -54,6 +54,7 @@ _PARAMS = (
     "max_tokens", "max_completion_tokens", "stop", "tools", "tool_choice", "parallel_tool_calls", "user", "metadata", "n",
     "stream_options", "response_format",
 )
+ANTHROPIC_VERSION = "2026-10-21"  # anthropic._constants.ANTHROPIC_API_VERSION of the SDK the params follow
 JSON_TOOL = "json_response"  # the tool forced for response_format json_object
 _MEDIA = ("image/jpeg", "image/png", "image/gif", "image/webp")
 _FINISH = {
@@ -262,7 +263,8 @@ def from_anthropic(data: dict[str, Any], *, http_status: int = 200, ttft_s: floa
 
 
 class AnthropicProvider(HTTPAdapter):
-    """One Anthropic Messages endpoint (``x-api-key``, ``anthropic-version`` headers). A
+    """One Anthropic Messages endpoint. The key goes as ``Authorization: Bearer`` with
+    ``anthropic-version: 2026-10-21``, as the official SDK (2.x) sends them. A
     ``base_url`` ending in ``/v1`` is accepted as well as the bare host."""
 
     def __init__(
@@ -271,7 +273,7 @@ class AnthropicProvider(HTTPAdapter):
         base_url: str = DEFAULT_BASE_URLS["anthropic"],
         api_key: str | None = None,
         name: str = "anthropic",
-        anthropic_version: str = "2023-06-01",
+        anthropic_version: str = ANTHROPIC_VERSION,
         default_max_tokens: int = 4096,
         connect_timeout_s: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -284,7 +286,7 @@ class AnthropicProvider(HTTPAdapter):
             raise ValueError(f"default_max_tokens must be a positive integer, got {default_max_tokens!r}")
         headers = {"anthropic-version": anthropic_version}
         if api_key:
-            headers["x-api-key"] = api_key
+            headers["authorization"] = f"Bearer {api_key}"
         super().__init__(
             name=name,
             base_url=base_url,

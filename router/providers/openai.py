@@ -18,16 +18,18 @@ never the request. Requests go over aiohttp by default; pass ``transport=`` (e.g
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 
 from router.errors import ProviderError, ServerError
-from router.providers._http import ChunkStream, HTTPAdapter, error_for_status, json_object, parse_guard, retry_after_header, scrub
+from router.providers._http import SSE, ChunkStream, HTTPAdapter, error_for_status, json_object, parse_guard, retry_after_header, scrub
 from router.providers.base import DEFAULT_BASE_URLS, ProviderRequest, ProviderResponse
 
 __all__ = ["OpenAIProvider", "error_from_status"]
 
+_S = TypeVar("_S", bound=ChunkStream)
 _CONTEXT_HINTS = ("context_length_exceeded", "maximum context length", "context window", "too many tokens")
 
 
@@ -89,8 +91,11 @@ class OpenAIProvider(HTTPAdapter):
         return error_from_status(status, body, headers, now=time.time(), secret=self._key)
 
     async def send(self, request: ProviderRequest, *, timeout: float) -> ProviderResponse:
+        return await self._complete(self._url, request, timeout)
+
+    async def _complete(self, url: str, request: ProviderRequest, timeout: float) -> ProviderResponse:
         body: dict[str, Any] = {"model": request.model, "messages": request.messages, **request.params}
-        data, resp, elapsed = await self._post_json(self._url, body, timeout, "chat.completion body", request)
+        data, resp, elapsed = await self._post_json(url, body, timeout, "chat.completion body", request)
         with parse_guard("chat.completion body", resp.status_code):
             choice = data["choices"][0]
             message = choice["message"]
@@ -138,11 +143,14 @@ class OpenAIProvider(HTTPAdapter):
         """Start a streamed completion; returns once the first chunk has arrived (errors before
         it are raised here, mapped like ``send``'s). Usage is always asked for (the record needs
         the tokens); the stream hands it on only to a caller who asked too."""
+        return await self._start_stream(self._url, request, timeout, _OpenAIStream)
+
+    async def _start_stream(self, url: str, request: ProviderRequest, timeout: float, make: Callable[[SSE], _S]) -> _S:
         body: dict[str, Any] = {"model": request.model, "messages": request.messages, **request.params, "stream": True}
         opts = body.get("stream_options")
         if not isinstance(opts, dict) or not opts.get("include_usage"):
             body["stream_options"] = {**(opts if isinstance(opts, dict) else {}), "include_usage": True}
-        return await self._open_stream(self._url, body, timeout, _OpenAIStream, request)
+        return await self._open_stream(url, body, timeout, make, request)
 
 
 class _OpenAIStream(ChunkStream):

@@ -59,7 +59,7 @@ __all__ = ["FakeProviderServer", "RecordedRequest", "RequestRecord", "main"]
 
 DEFAULT_CONTEXT_LIMIT = 128_000
 
-_OPENAI, _AZURE, _ANTHROPIC, _GEMINI = OpenAIWire(), AzureWire(), AnthropicWire(), GeminiWire()
+_ANTHROPIC, _GEMINI = AnthropicWire(), GeminiWire()
 _GEMINI_PATH = re.compile(r"/v1(?:beta)?/models/([^/:]+):(generateContent|streamGenerateContent)")
 _AZURE_PATH = re.compile(r"/openai/deployments/([^/]+)/(chat/completions|embeddings)")
 
@@ -68,9 +68,19 @@ class FakeProviderServer(ThreadedServer):
     """The fake provider; ``start()`` serves it from a daemon thread until ``stop()``."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, *, log_size: int = 100_000, backlog: int = 4096, recording_size: int = 1000
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        log_size: int = 100_000,
+        backlog: int = 4096,
+        recording_size: int = 1000,
+        deterministic: bool = False,
     ) -> None:
+        """``deterministic``: OpenAI and Azure answers get ids from the route's request count and a
+        fixed ``created``, so the same request after ``reset()`` gets the same answer."""
         super().__init__(host, port, backlog=backlog)
+        self._openai, self._azure = OpenAIWire(deterministic=deterministic), AzureWire(deterministic=deterministic)
         self._table = RouteTable(log_size=log_size, recording_size=recording_size)
         self._api_key: str | None = None
 
@@ -193,7 +203,7 @@ class FakeProviderServer(ThreadedServer):
             if not route or not sep or route == WILDCARD:
                 return self._not_found(writer, request)
             path = "/" + rest
-        endpoint = _endpoint(path, request.query)
+        endpoint = self._endpoint(path, request.query)
         if endpoint is not None:
             wire, method, path_model, stream, embeddings = endpoint
             if request.method != method:
@@ -209,6 +219,23 @@ class FakeProviderServer(ThreadedServer):
                 return True
         return self._not_found(writer, request)
 
+    def _endpoint(self, path: str, query: str) -> tuple[Wire, str, str | None, str | None, bool] | None:
+        """``(wire, method, model in the path, stream mode, embeddings?)`` of an API path, else None."""
+        if path in ("/v1/chat/completions", "/v1/embeddings", "/v1/models"):
+            return self._openai, "GET" if path == "/v1/models" else "POST", None, None, path == "/v1/embeddings"
+        if path == "/v1/messages":
+            return _ANTHROPIC, "POST", None, None, False
+        azure = _AZURE_PATH.fullmatch(path)
+        if azure is not None:
+            return self._azure, "POST", azure.group(1), None, azure.group(2) == "embeddings"
+        gemini = _GEMINI_PATH.fullmatch(path)
+        if gemini is not None:
+            stream = None
+            if gemini.group(2) == "streamGenerateContent":
+                stream = "sse" if "alt=sse" in query.split("&") else "array"
+            return _GEMINI, "POST", gemini.group(1), stream, False
+        return None
+
     def _not_found(self, writer: asyncio.StreamWriter, request: HTTPRequest) -> bool:
         body = error_body(f"Unknown request URL: {request.method} {request.path}.", "invalid_request_error", "unknown_url")
         self._write_json(writer, 404, body, keep_alive=request.keep_alive)
@@ -221,8 +248,8 @@ class FakeProviderServer(ThreadedServer):
 
     def _models(self, request: HTTPRequest, route: str | None, writer: asyncio.StreamWriter) -> bool:
         self._table.record_request(_recorded(request, route or "", None), chat=False)
-        if self._api_key is not None and not _OPENAI.key_ok(request.headers, self._api_key):
-            self._write_reply(writer, _OPENAI.unauthorized(request.headers), request.keep_alive)  # never echoes the key
+        if self._api_key is not None and not self._openai.key_ok(request.headers, self._api_key):
+            self._write_reply(writer, self._openai.unauthorized(request.headers), request.keep_alive)  # never echoes the key
             return True
         names = [route] if route is not None else self._table.route_names()
         created = int(time.time())
@@ -245,7 +272,7 @@ class FakeProviderServer(ThreadedServer):
             self._write_reply(writer, rejected, request.keep_alive)
             return True
         assert isinstance(payload, dict)
-        stream = call.stream or ("sse" if call.path_model is None and payload.get("stream") else None)
+        stream = call.stream or ("sse" if call.wire is not _GEMINI and payload.get("stream") else None)
         fault, context_limit = self._table.next_fault(route)
         if fault.kind in ("stream_error", "stall") and stream is None:
             fault = fault.as_status() if fault.kind == "stream_error" else Fault.hang().with_delay(fault.delay_s)
@@ -336,28 +363,6 @@ class _Call:
     def __init__(self, request: HTTPRequest, route: str | None, wire: Wire, path_model: str | None, stream: str | None, embeddings: bool) -> None:
         self.request, self.route, self.wire = request, route, wire
         self.path_model, self.stream, self.embeddings = path_model, stream, embeddings
-
-
-def _endpoint(path: str, query: str) -> tuple[Wire, str, str | None, str | None, bool] | None:
-    """``(wire, method, model in the path, stream mode, embeddings?)`` of an API path, else None."""
-    if path == "/v1/chat/completions":
-        return _OPENAI, "POST", None, None, False
-    if path == "/v1/embeddings":
-        return _OPENAI, "POST", None, None, True
-    if path == "/v1/models":
-        return _OPENAI, "GET", None, None, False
-    if path == "/v1/messages":
-        return _ANTHROPIC, "POST", None, None, False
-    azure = _AZURE_PATH.fullmatch(path)
-    if azure is not None:
-        return _AZURE, "POST", azure.group(1), None, azure.group(2) == "embeddings"
-    gemini = _GEMINI_PATH.fullmatch(path)
-    if gemini is not None:
-        stream = None
-        if gemini.group(2) == "streamGenerateContent":
-            stream = "sse" if "alt=sse" in query.split("&") else "array"
-        return _GEMINI, "POST", gemini.group(1), stream, False
-    return None
 
 
 def _json(body: bytes) -> Any:

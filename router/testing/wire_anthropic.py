@@ -102,13 +102,19 @@ def _forced_tool(payload: dict[str, Any]) -> str | None:
 
 
 class AnthropicWire(Wire):
-    """Messages API bodies, ``x-api-key`` keys, ``{"type": "error", "error": {...}}`` errors."""
+    """Messages API bodies, keys in ``x-api-key`` or ``Authorization: Bearer`` (the SDK's),
+    ``{"type": "error", "error": {...}}`` errors."""
 
     name = "anthropic"
     key_header = "x-api-key"
 
+    def key_ok(self, headers: dict[str, str], key: str) -> bool:
+        return headers.get("x-api-key") == key or headers.get("authorization") == f"Bearer {key}"
+
     def unauthorized(self, headers: dict[str, str]) -> Reply:
-        message = "x-api-key header is required" if "x-api-key" not in headers else "invalid x-api-key"
+        if "x-api-key" not in headers and "authorization" not in headers:
+            return _error(401, "authentication_error", "x-api-key header is required")
+        message = "invalid x-api-key" if "x-api-key" in headers else "invalid bearer token"
         return _error(401, "authentication_error", message)
 
     def bad_request(self, message: str) -> Reply:

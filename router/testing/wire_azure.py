@@ -6,18 +6,24 @@ Bodies are OpenAI's and checked as strictly; Azure's own answers differ where Az
 request without ``api-version`` is 404 "Resource not found", a missing or wrong key 401 with
 ``{"error": {"code": "401", "message": "Access denied ..."}}``, and error bodies of status
 faults carry the status as a string ``code`` (``{"error": {"code": "429", "message": ...}}``).
+Answers carry Azure's ``prompt_filter_results``; a stream opens with Azure's content-filter
+chunk (no choices, empty id and model) before the first OpenAI chunk.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from router.testing.faults import Fault
-from router.testing.wire import Reply, fault_headers, json_reply
+from router.testing.wire import Reply, dumps, fault_headers, json_reply
 from router.testing.wire_openai import OpenAIWire
 
 __all__ = ["AzureWire"]
 
+_FILTERS = [{"prompt_index": 0, "content_filter_results": {
+    "hate": {"filtered": False, "severity": "safe"}, "self_harm": {"filtered": False, "severity": "safe"},
+    "sexual": {"filtered": False, "severity": "safe"}, "violence": {"filtered": False, "severity": "safe"}}}]
 _MESSAGES = {
     400: "The request is invalid.",
     404: "The API deployment for this resource does not exist.",
@@ -60,3 +66,10 @@ class AzureWire(OpenAIWire):
     def stream_error_body(self, fault: Fault) -> dict[str, Any]:
         assert fault.status_code is not None
         return {"error": {"code": str(fault.status_code), "message": fault.message or _MESSAGES.get(fault.status_code, "Error.")}}
+
+    def success(self, payload: dict[str, Any], model: str, count: int, prompt_tokens: int, stream: str | None, error: Fault | None) -> Reply:
+        reply = super().success(payload, model, count, prompt_tokens, stream, error)
+        if stream is None:
+            return json_reply(200, {**json.loads(reply.body), "prompt_filter_results": _FILTERS})
+        preamble = f"data: {dumps({'choices': [], 'created': 0, 'id': '', 'model': '', 'object': '', 'prompt_filter_results': _FILTERS})}\n\n".encode()
+        return reply._replace(body=preamble + reply.body, events=(preamble, *reply.events))

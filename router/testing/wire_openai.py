@@ -85,6 +85,16 @@ class OpenAIWire(Wire):
     key_header = "authorization"
     required: tuple[str, ...] = ("messages", "model")
 
+    def __init__(self, *, deterministic: bool = False) -> None:
+        # deterministic: ids from the route's request count and a fixed ``created``, so the same
+        # request after a reset gets the same bytes back (the conformance suite compares them)
+        self.deterministic = deterministic
+
+    def _id(self, prefix: str, count: int, index: int = 0) -> str:
+        if self.deterministic:
+            return f"{prefix}{count:06d}{index:02d}"
+        return f"{prefix}{uuid.uuid4().hex[:24]}"
+
     def key_ok(self, headers: dict[str, str], key: str) -> bool:
         return headers.get("authorization") == f"Bearer {key}"
 
@@ -160,8 +170,9 @@ class OpenAIWire(Wire):
     def success(self, payload: dict[str, Any], model: str, count: int, prompt_tokens: int, stream: str | None, error: Fault | None) -> Reply:
         completion_tokens = self.completion_tokens(payload)
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
-        base = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": model, "system_fingerprint": "fp_fake"}
-        answers = [_answer(payload, count, i) for i in range(payload.get("n") or 1)]
+        created = 1_700_000_000 if self.deterministic else int(time.time())
+        base = {"id": self._id("chatcmpl-", count), "created": created, "model": model, "system_fingerprint": "fp_fake"}
+        answers = [_answer(payload, count, i, [self._id("call_", count, 10 * i + j) for j in range(8)]) for i in range(payload.get("n") or 1)]
         if stream is None:
             choices = [{"index": i, "message": msg, "logprobs": lp, "finish_reason": fin} for i, (msg, lp, fin) in enumerate(answers)]
             return json_reply(200, {**base, "object": "chat.completion", "choices": choices, "usage": usage, "service_tier": "default"})
@@ -217,11 +228,11 @@ def _content(payload: dict[str, Any], count: int, index: int) -> str:
     return f"ok: {count}" if index == 0 else f"ok: {count}.{index}"
 
 
-def _answer(payload: dict[str, Any], count: int, index: int) -> tuple[dict[str, Any], Any, str]:
-    """One choice: (message, logprobs, finish_reason)."""
-    names = _tool_names(payload)
+def _answer(payload: dict[str, Any], count: int, index: int, call_ids: list[str]) -> tuple[dict[str, Any], Any, str]:
+    """One choice: (message, logprobs, finish_reason); ``call_ids`` for its tool calls."""
+    names = _tool_names(payload)[: len(call_ids)]
     if names:
-        calls = [{"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function", "function": {"name": n, "arguments": "{}"}} for n in names]
+        calls = [{"id": call_ids[i], "type": "function", "function": {"name": n, "arguments": "{}"}} for i, n in enumerate(names)]
         return {"role": "assistant", "content": None, "refusal": None, "tool_calls": calls}, None, "tool_calls"
     text = _content(payload, count, index)
     logprobs = None

@@ -49,8 +49,8 @@ async def test_success_fields_and_the_request_as_sent(server: FakeProviderServer
         "stop_sequences": ["END"],
     }
     headers = server.last_headers("a")
-    assert headers is not None and headers["x-api-key"] == CANARY and headers["anthropic-version"] == "2023-06-01"
-    assert "authorization" not in headers
+    assert headers is not None and headers["authorization"] == f"Bearer {CANARY}" and headers["anthropic-version"] == "2026-10-21"
+    assert "x-api-key" not in headers
     await client.aclose()
 
 
@@ -226,7 +226,7 @@ async def test_api_key_never_leaks(server: FakeProviderServer, caplog: pytest.Lo
     texts = [str(info.value), str(info2.value), str(info3.value), repr(info.value.attempts), repr(router.deployments[A].adapter), caplog.text]
     texts += [repr(r.to_dict()) for r in sink.records]
     assert all(CANARY not in t for t in texts)
-    assert server.last_headers("a")["x-api-key"] == CANARY  # it was sent, only to the provider
+    assert server.last_headers("a")["authorization"] == f"Bearer {CANARY}"  # it was sent, only to the provider
     await router.aclose()
 
 
@@ -255,7 +255,7 @@ async def test_url_headers_and_base_url_forms() -> None:
         assert (resp.content, resp.model, resp.response_id, resp.input_tokens, resp.output_tokens) == ("hi", "claude-x", "msg_1", 10, 3)
         await adapter.aclose()
     assert [str(r.url) for r in seen] == ["https://api.anthropic.com/v1/messages", "https://gw.example/anthropic/v1/messages"]
-    assert seen[0].headers["x-api-key"] == "k" and seen[0].headers["anthropic-version"] == "2024-01-01"
+    assert seen[0].headers["authorization"] == "Bearer k" and seen[0].headers["anthropic-version"] == "2024-01-01"
     assert json.loads(seen[0].content)["max_tokens"] == 99
     with pytest.raises(ValueError, match="default_max_tokens"):
         AnthropicProvider(default_max_tokens=0)
