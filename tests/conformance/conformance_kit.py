@@ -104,6 +104,15 @@ def _our_dump(value: Any) -> Any:
     return dump
 
 
+def _sdk_type(sdk: pydantic.BaseModel) -> type[pydantic.BaseModel]:
+    """The SDK object's class; a generic left open at run time (``ParsedChatCompletion[T]`` of
+    ``parse()``) is closed with ``Any`` so ``parsed`` validates as data (the parsed object itself is
+    compared where the user code returns it)."""
+    cls = type(sdk)
+    params = getattr(cls, "__pydantic_generic_metadata__", {}).get("parameters")
+    return cls[tuple(Any for _ in params)] if params else cls  # type: ignore[index]
+
+
 def compare_values(sdk: Any, ours: Any, path: str, out: Differences) -> None:
     """``ours`` against the SDK's ``sdk``, recursively; SDK objects field by field."""
     if isinstance(sdk, pydantic.BaseModel):
@@ -112,7 +121,7 @@ def compare_values(sdk: Any, ours: Any, path: str, out: Differences) -> None:
             out.add(path, f"ours is a {type(ours).__name__} without model_dump(), the SDK's a {type(sdk).__name__}")
             return
         try:
-            validated = type(sdk).model_validate(dump)
+            validated = _sdk_type(sdk).model_validate(dump)
         except pydantic.ValidationError as exc:
             out.add(path, f"ours does not validate as {type(sdk).__name__}: {str(exc)[:300]}")
             return

@@ -23,7 +23,7 @@ from router.providers.gemini import GeminiProvider
 from router.testing import FakeProviderServer, RecordedRequest
 from telemetry import MemorySink
 
-CLAUDE, GEMINI = "claude-sonnet-4-5", "gemini-2.5-flash"
+CLAUDE, GEMINI = "claude-sonnet-4-6", "gemini-2.5-flash"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
 WEATHER_SCHEMA = {"type": "object", "properties": {"location": {"type": "string", "description": "The city and state"}}, "required": ["location"]}
 OPENAI_WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Get the current weather", "parameters": WEATHER_SCHEMA}}
