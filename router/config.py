@@ -116,10 +116,11 @@ def _validate(cfg: dict[str, Any], src: str) -> tuple[Any, bool]:
         cfg["settings"] = renamed_settings(cfg["settings"], stacklevel=5)
     spec = validate(ConfigSpec, cfg, source=src)
     problems: Problems = []
+    from router.providers.presets import resolve
+
     for key, d in spec.deployments.items():
-        env = d.api_key_env
-        if env is not None and not os.environ.get(env):
-            problems.append((f"deployments.{key}.api_key_env", f"environment variable {env!r} is not set", None))
+        _, found = resolve(key, d.model_dump())
+        problems.extend((f"deployments.{key}.{field}", problem, None) for field, problem in found)
     for name, t in (spec.tiers or {}).items():
         for i, c in enumerate(t.chain):
             if c not in spec.deployments:
@@ -153,23 +154,25 @@ def _adapter_class(api: str) -> Any:
 
 
 def _deployments(spec: Any, src: str, connect_timeout_s: float) -> list[Deployment]:
-    """Deployments in file order; the same api, base_url and key env (no headers) share an adapter."""
-    from router.providers.base import DEFAULT_BASE_URLS
+    """Deployments in file order; the same api, base_url and key env (no headers) share an adapter.
+    A ``preset`` fills in the api, base_url and key variable (``router.providers.presets``)."""
+    from router.providers.presets import resolve
 
     adapters: dict[tuple[Any, ...], Any] = {}
     out = []
     for key, d in spec.deployments.items():
-        base_url = d.base_url or DEFAULT_BASE_URLS[d.api]
-        provider = d.provider or key.split("/", 1)[0]
+        r, _ = resolve(key, d.model_dump())  # checked in _validate
+        assert r is not None
+        base_url, provider = r.base_url, r.provider
         pool = d.connections.adapter_kwargs() if d.connections else {}
-        akey = (d.api, base_url, d.api_key_env, tuple(sorted(pool.items())))
+        akey = (r.api, base_url, r.key_env, tuple(sorted(pool.items())), tuple(sorted(r.adapter_kwargs.items())))
         try:
             adapter = adapters.get(akey)
             if adapter is None or d.headers:
-                api_key = os.environ.get(d.api_key_env) if d.api_key_env else None
-                adapter = _adapter_class(d.api)(
+                api_key = os.environ.get(r.key_env) if r.key_env else None
+                adapter = _adapter_class(r.api)(
                     base_url=base_url, api_key=api_key, name=provider, connect_timeout_s=connect_timeout_s, extra_headers=dict(d.headers or {}),
-                    **pool,
+                    **pool, **r.adapter_kwargs,
                 )
                 if not d.headers:
                     adapters[akey] = adapter

@@ -26,6 +26,7 @@ APIS: dict[str, tuple[str, str]] = {
     "openai": ("router.providers.openai", "OpenAIProvider"),
     "anthropic": ("router.providers.anthropic", "AnthropicProvider"),
     "gemini": ("router.providers.gemini", "GeminiProvider"),
+    "azure": ("router.providers.azure", "AzureOpenAIProvider"),
 }
 
 
@@ -110,8 +111,10 @@ class DeploymentSpec(FileModel):
 
     model: NonEmpty
     provider: NonEmpty | None = None  # label for telemetry and prices; default: the key's prefix
-    api: Annotated[str, AfterValidator(_known_api)] = "openai"
+    api: Annotated[str, AfterValidator(_known_api)] | None = None  # default: the preset's, else openai
+    preset: NonEmpty | None = None  # a known service (router.providers.presets): api, base_url, key variable
     base_url: HttpUrl | None = None
+    api_version: NonEmpty | None = None  # azure only
     api_key_env: EnvName | None = None
     price: PriceSpec | None = None
     context_window: Annotated[int, Field(ge=1, le=100_000_000)] | None = None

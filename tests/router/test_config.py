@@ -158,7 +158,7 @@ def test_a_bad_api_names_key_and_file(tmp_path: Path, monkeypatch: pytest.Monkey
         build_router(path)
     msg = str(info.value)
     assert "deployments.gemini/gemini-2.5-pro.api" in msg and str(path) in msg
-    assert ("['openai', 'anthropic', 'gemini']" if value[0] != "[" else "must be a valid string (got ['anthropic'])") in msg
+    assert ("['openai', 'anthropic', 'gemini', 'azure']" if value[0] != "[" else "must be a valid string (got ['anthropic'])") in msg
 
 
 # -- issue 12 (findings 4 and 10): every bad value is a ConfigError naming file, key and value --
