@@ -11,7 +11,7 @@ choices (Azure's ``prompt_filter_results``) is skipped.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -39,6 +39,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         http_client: httpx.AsyncClient | None = None,
         extra_headers: dict[str, str] | None = None,
         max_connections: int = 64,
+        keepalive_s: float = 15.0,
     ) -> None:
         if not isinstance(api_version, str) or not api_version:
             raise ValueError(f"api_version must be a non-empty string such as {DEFAULT_API_VERSION!r}, got {api_version!r}")
@@ -51,6 +52,7 @@ class AzureOpenAIProvider(OpenAIProvider):
             http_client=http_client,
             extra_headers={**({"api-key": api_key} if api_key else {}), **(extra_headers or {})},
             max_connections=max_connections,
+            keepalive_s=keepalive_s,
         )
         self._key = api_key  # scrubbed from error messages
         self.api_version = api_version
@@ -59,8 +61,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_version={self.api_version!r}, name={self.name!r})"
 
     def _deployment_url(self, deployment: str, path: str) -> str:
-        query = httpx.QueryParams({"api-version": self.api_version})
-        return f"{self.base_url}/openai/deployments/{quote(deployment, safe='')}/{path}?{query}"
+        return f"{self.base_url}/openai/deployments/{quote(deployment, safe='')}/{path}?{urlencode({'api-version': self.api_version})}"
 
     async def send(self, request: ProviderRequest, *, timeout: float) -> ProviderResponse:
         return await self._complete(self._deployment_url(request.model, "chat/completions"), request, timeout)
