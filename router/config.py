@@ -29,6 +29,9 @@
         objective: reliability               # reliability | latency | cost
         cost_cap: 0.05
         errors: {timeout: {retry: false}}    # overrides of the error-rule table
+    shared_state:                            # optional: share breakers and Retry-After windows
+      redis_url: redis://127.0.0.1:6379/0    # between processes (RedisSharedState)
+    gateway: {max_concurrent: 1024}          # optional: read by `attune serve` (docs/gateway.md)
 
 Validation is strict and reports every problem of a file at once, each as
 ``FILE: KEY.PATH: PROBLEM (got VALUE)`` in one ``ConfigError``: unknown keys, ``true`` where a
@@ -56,7 +59,7 @@ from router.errors import ConfigError
 from router.settings import RouterSettings, renamed_settings, with_policy_settings
 from router.validation import read_yaml
 
-__all__ = ["build_router", "load_config"]
+__all__ = ["build_router", "load_config", "validate_config"]
 
 Problems = list[tuple[str | None, str, str | None]]
 
@@ -88,6 +91,10 @@ def build_router(source: str | PathLike[str] | Mapping[str, Any], **overrides: A
     settings = with_policy_settings(settings, policies, source=src, keep=explicit)
     if "telemetry" not in overrides:
         overrides["telemetry"] = None if telemetry_off else _telemetry(spec.telemetry, src)
+    if "shared_state" not in overrides and spec.shared_state is not None:
+        from router.resilience.shared import RedisSharedState
+
+        overrides["shared_state"] = RedisSharedState(spec.shared_state.redis_url, namespace=spec.shared_state.namespace)
     try:
         router = Router(deployments=deployments, tiers=tiers, settings=settings, **overrides)
     except ConfigError:
@@ -102,6 +109,12 @@ def build_router(source: str | PathLike[str] | Mapping[str, Any], **overrides: A
         except ImportError as exc:
             raise ConfigError(f"otel: true needs the 'otel' extra ({exc})", key="otel", source=src) from None
     return router
+
+
+def validate_config(source: str | PathLike[str] | Mapping[str, Any]) -> tuple[Any, str]:
+    """The file checked whole, as a ``ConfigSpec`` (for tools that read more of it than the router)."""
+    cfg, src = load_config(source)
+    return _validate(cfg, src)[0], src
 
 
 def _validate(cfg: dict[str, Any], src: str) -> tuple[Any, bool]:

@@ -19,7 +19,18 @@ from router.deployment import OBJECTIVES
 from router.resilience.rules import DEFAULT_RULES
 from router.settings import RouterSettings
 
-__all__ = ["APIS", "ConfigSpec", "ConnectionsSpec", "DeploymentSpec", "ErrorRuleSpec", "PriceSpec", "TelemetrySpec", "TierSpec"]
+__all__ = [
+    "APIS",
+    "ConfigSpec",
+    "ConnectionsSpec",
+    "DeploymentSpec",
+    "ErrorRuleSpec",
+    "GatewaySpec",
+    "PriceSpec",
+    "SharedStateSpec",
+    "TelemetrySpec",
+    "TierSpec",
+]
 
 # api -> (adapter module, class name); the module is imported when a deployment uses it
 APIS: dict[str, tuple[str, str]] = {
@@ -144,6 +155,30 @@ class TelemetrySpec(FileModel):
     url: NonEmpty | None = None
 
 
+def _redis_url(value: str) -> str:
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return value
+
+
+class SharedStateSpec(FileModel):
+    """``shared_state``: breakers, Retry-After windows (and the gateway's key limits) across processes."""
+
+    redis_url: Annotated[str, AfterValidator(_redis_url)]
+    namespace: NonEmpty = "attune"
+
+
+class GatewaySpec(FileModel):
+    """``gateway``: what ``attune serve`` reads (see docs/gateway.md)."""
+
+    max_body_bytes: Annotated[int, Field(ge=1024, le=1 << 30)] = 4 * 1024 * 1024
+    max_concurrent: Annotated[int, Field(ge=1, le=1_000_000)] = 1024
+    body_timeout_s: Seconds = 10.0
+    key_cache_s: Annotated[float, Field(ge=0, le=3600)] = 1.0
+    spend_flush_s: Seconds = 1.0
+    table_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")] = "attune_"
+
+
 SettingsSpec = model_for(RouterSettings)
 
 
@@ -155,3 +190,5 @@ class ConfigSpec(FileModel):
     settings: SettingsSpec | None = None  # type: ignore[valid-type]
     deployments: Annotated[dict[NonEmpty, DeploymentSpec], Field(min_length=1)]
     tiers: dict[NonEmpty, TierSpec] | None = None
+    shared_state: SharedStateSpec | None = None
+    gateway: GatewaySpec | None = None

@@ -1,0 +1,128 @@
+"""Running the gateway: one worker on an event loop, or N worker processes on one port.
+
+A worker builds its router from the config, serves until SIGTERM or SIGINT, then drains:
+``/readyz`` answers 503, the listening socket closes, in-flight calls finish within their
+deadline, key spend and telemetry are flushed, and the process exits 0. ``--workers N``
+starts N such processes on one port (``SO_REUSEPORT``: the kernel spreads connections); they
+share breaker openings, Retry-After windows and key limits through Redis when
+``shared_state.redis_url`` is set, and what they learn through the telemetry database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Mapping
+from os import PathLike
+from typing import Any
+
+__all__ = ["build_gateway", "run_worker", "serve"]
+
+log = logging.getLogger("attune.gateway")
+
+
+def build_gateway(source: str | PathLike[str] | Mapping[str, Any], **router_overrides: Any) -> Any:
+    """A ``Gateway`` (client, key access, settings) from a config file or mapping."""
+    from router.client import AsyncClient
+    from router.config import build_router
+    from router.gateway.access import Access
+    from router.gateway.app import Gateway
+    from router.gateway.limits import MemoryLimiter, RedisLimiter
+
+    spec, settings, store = open_keys(source)
+    shared = spec.shared_state
+    limiter = RedisLimiter(shared.redis_url, namespace=shared.namespace) if shared is not None else MemoryLimiter()
+    access = Access(store, limiter, cache_s=settings.key_cache_s, flush_s=settings.spend_flush_s)
+    hooks = [*router_overrides.pop("hooks", ()), access.on_record]
+    router = build_router(source, hooks=hooks, **router_overrides)
+    return Gateway(AsyncClient(router), access, settings)
+
+
+def open_keys(source: str | PathLike[str] | Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    """The checked config, its ``gateway`` settings and the ``KeyStore`` in its telemetry database."""
+    from router.config import validate_config
+    from router.config_schema import GatewaySpec
+    from telemetry.keys import KeyStore
+
+    spec, _src = validate_config(source)
+    settings = spec.gateway or GatewaySpec()
+    url = spec.telemetry.url if spec.telemetry is not None else None  # None: the default file
+    return spec, settings, KeyStore(url, table_prefix=settings.table_prefix)
+
+
+async def run_worker(
+    source: str | PathLike[str] | Mapping[str, Any],
+    host: str,
+    port: int,
+    *,
+    reuse_port: bool = False,
+    on_ready: Callable[[Any, int], None] | None = None,
+    stop: asyncio.Event | None = None,
+    **router_overrides: Any,
+) -> int:
+    """Serve until ``stop`` is set (or SIGTERM/SIGINT in the main thread), then drain.
+
+    ``on_ready(gateway, port)`` is called once the socket listens (``port=0`` picks one)."""
+    from aiohttp import web
+
+    gateway = build_gateway(source, **router_overrides)
+    deadline = gateway.router.settings.deadline_s
+    runner = web.AppRunner(gateway.app(), handler_cancellation=True, shutdown_timeout=deadline + 5.0, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)
+    await site.start()
+    bound = runner.addresses[0][1] if runner.addresses else port
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    except (RuntimeError, ValueError):  # not the main thread: the caller sets `stop`
+        pass
+    gateway.access.start()
+    gateway.ready = True
+    log.warning("attune serve: listening on http://%s:%s (pid %s)", host, bound, os.getpid())
+    if on_ready is not None:
+        on_ready(gateway, bound)
+    try:
+        await stop.wait()
+    finally:
+        gateway.draining = True
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()  # stop accepting, let in-flight requests finish
+        await gateway.access.aclose()
+        await gateway.client.aclose()  # flushes telemetry
+        log.warning("attune serve: drained and stopped (pid %s)", os.getpid())
+    return 0
+
+
+def _worker_main(source: str, host: str, port: int) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    raise SystemExit(asyncio.run(run_worker(source, host, port, reuse_port=True)))
+
+
+def serve(source: str, host: str, port: int, workers: int = 1) -> int:
+    """Run the gateway in this process (``workers == 1``) or in ``workers`` processes."""
+    if workers == 1:
+        return asyncio.run(run_worker(source, host, port))
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker_main, args=(source, host, port), name=f"attune-gateway-{i}") for i in range(workers)]
+    for p in procs:
+        p.start()
+
+    def forward(signum: int, _frame: Any) -> None:
+        for p in procs:
+            if p.pid is not None and p.is_alive():
+                os.kill(p.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for p in procs:
+        p.join()
+    return max((p.exitcode or 0) for p in procs)
