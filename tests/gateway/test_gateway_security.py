@@ -20,10 +20,10 @@ from telemetry import TelemetryStore
 BODY = {"model": "capable", "messages": [{"role": "user", "content": "hello"}]}
 
 
-def post(gw: GatewayThread, key: str | None, body: object = BODY, **kw: object) -> httpx.Response:
+def post(gw: GatewayThread, key: str | None, body: object = BODY, timeout: float = 10) -> httpx.Response:
     headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
     content = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    return httpx.post(f"{gw.url}/chat/completions", content=content, headers={**headers, "content-type": "application/json"}, timeout=10, **kw)  # type: ignore[arg-type]
+    return httpx.post(f"{gw.url}/chat/completions", content=content, headers={**headers, "content-type": "application/json"}, timeout=timeout)
 
 
 @pytest.mark.parametrize("auth", [None, "Bearer", "Basic abc", "Bearer sk-attune-not-a-key", "Bearer " + "x" * 5000])
@@ -126,3 +126,23 @@ def test_no_key_in_logs_records_or_error_bodies(tmp_path: Path, fake: FakeProvid
     everything = "\n".join([*bodies, caplog.text, *(repr(r) for r in rows), db.read_bytes().decode("latin-1")])
     assert secret not in everything
     assert UPSTREAM_KEY not in everything
+
+
+def test_a_client_that_disconnects_cancels_its_call(tmp_path: Path, fake: FakeProviderServer) -> None:
+    from router.testing import Fault
+
+    db = tmp_path / "c.db"
+    cfg = write_config(tmp_path, fake, db=f"sqlite:///{db}")
+    fake.set_default("a", Fault.delay(3.0))
+    with GatewayThread(cfg) as gw:
+        key = gw.gateway.access.store.create("impatient")[1]
+        with pytest.raises(httpx.ReadTimeout):
+            post(gw, key, timeout=0.5)
+        deadline = time.monotonic() + 5
+        while gw.gateway.in_flight and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert gw.gateway.in_flight == 0  # the routed call ended with the connection
+    store = TelemetryStore(f"sqlite:///{db}")
+    (rec,) = store.query()
+    store.close()
+    assert rec.error_type == "cancelled" and rec.latency_ms < 2500
