@@ -224,6 +224,23 @@ class AsyncChatCompletionStream:
         self.headers: Mapping[str, str] | None = getattr(pstream, "headers", None)
         self.record: LLMCallRecord | None = None
 
+    @property
+    def provider(self) -> str:
+        return self._facts.provider
+
+    @property
+    def deployment(self) -> str:
+        """The deployment serving the stream (committed to once its first chunk arrived)."""
+        return self._facts.deployment
+
+    @property
+    def fallback_used(self) -> bool:
+        return self._facts.fallback_used
+
+    @property
+    def retry_count(self) -> int:
+        return self._facts.retry_count
+
     def __aiter__(self) -> AsyncChatCompletionStream:
         return self
 

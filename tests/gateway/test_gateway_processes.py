@@ -40,7 +40,10 @@ def test_sigterm_under_load_answers_in_flight_and_loses_no_record(tmp_path: Path
         stop = asyncio.Event()
         async with httpx.AsyncClient(timeout=30) as c:
             tasks = [asyncio.create_task(caller(c, server.url, stop)) for _ in range(16)]
-            await asyncio.sleep(1.0)
+            for _ in range(600):  # under way: some answered, and every caller has one in flight
+                if len(answered) >= 16:
+                    break
+                await asyncio.sleep(0.05)
             server.terminate()
             code = await asyncio.to_thread(server.wait, 60)
             stop.set()

@@ -103,3 +103,14 @@ def test_the_sdk_honours_the_rate_limit_retry_after(gateway: GatewayThread) -> N
         waited = time.monotonic() - t0
     assert resp.choices[0].message.content
     assert 0.5 <= waited < 5, waited
+
+
+def test_a_stream_says_who_serves_it_before_the_first_chunk(gateway: GatewayThread, key: str, fake: FakeProviderServer) -> None:
+    fake.set_default("a", Fault.status(503))
+    with sdk(gateway, key) as client:
+        with client.chat.completions.with_streaming_response.create(model="capable", messages=MSG, stream=True) as raw:
+            assert raw.headers["content-type"].startswith("text/event-stream")
+            assert raw.headers["x-attune-deployment"] == "backup/gpt-4o-mini"
+            assert raw.headers["x-attune-fallback-used"] == "true"
+            lines = [line for line in raw.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
