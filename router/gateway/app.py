@@ -135,9 +135,9 @@ class Gateway:
 
     async def models(self, request: web.Request) -> web.Response:
         key = await self.access.authenticate(request.headers.get("Authorization"))
-        names = [*self.router.tiers, *(d for d in self.router.deployments if d not in self.router.tiers)]
-        data = [{"id": n, "object": "model", "created": 0, "owned_by": "attune"} for n in names if key.allows(n)]
-        return web.Response(body=dumps({"object": "list", "data": data}), content_type=_JSON)
+        listing = to_wire(await self.client.models.list())
+        listing["data"] = [m for m in listing["data"] if key.allows(m["id"])]
+        return web.Response(body=dumps(listing), content_type=_JSON)
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.Response(body=b'{"status":"ok"}', content_type=_JSON)
