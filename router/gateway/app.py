@@ -177,6 +177,8 @@ class Gateway:
             async with asyncio.timeout(self.settings.body_timeout_s):
                 raw = await request.read()
         except TimeoutError:
+            if self.draining:  # the shutdown cut the body short: not the client's fault
+                raise Denied(503, "server_error", "draining", "the gateway is shutting down; retry on another instance", retry_after=1) from None
             raise Denied(408, "invalid_request_error", "request_timeout", f"request body not received within {self.settings.body_timeout_s:g}s") from None
         except web.HTTPRequestEntityTooLarge:
             raise Denied(413, "invalid_request_error", "request_too_large", f"request body over {self.settings.max_body_bytes} bytes") from None
