@@ -26,14 +26,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"attune serve: --port must be 1-65535 (0 only with one worker), got {args.port}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    from router.gateway.serve import build_gateway, serve
+    from router.gateway.serve import open_keys, serve
+    from telemetry.keys import KeyStoreError
 
-    try:  # check the config once, before any worker starts
-        gateway = build_gateway(args.config)
-    except (ConfigError, ValueError) as exc:
+    try:  # the whole config checked, and the key store reachable, before any worker starts
+        open_keys(args.config)[2].close()
+        return serve(args.config, args.host, args.port, args.workers)
+    except (ConfigError, KeyStoreError) as exc:
         print(f"attune serve: {exc}", file=sys.stderr)
         return 2
-    gateway.access.store.close()
-    if gateway.router.telemetry is not None:
-        gateway.router.telemetry.close()
-    return serve(args.config, args.host, args.port, args.workers)

@@ -97,3 +97,12 @@ def test_metrics_and_readiness(gateway: GatewayThread, key: str) -> None:
     assert samples['attune_breaker_state{deployment="openai/gpt-4o",state="closed"}'] == 1
     ready = httpx.get(f"{base}/readyz").json()
     assert ready == {"status": "ready", "telemetry": "ok", "shared_state": "off"}
+
+
+def test_serve_refuses_a_bad_config_before_starting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("deployments: {a/b: {model: m}}\ngateway: {max_concurrent: 0, colour: blue}\n")
+    assert main(["serve", "--config", str(bad), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "gateway.max_concurrent" in err and "gateway.colour" in err and str(bad) in err
+    assert main(["serve", "--config", str(bad), "--workers", "0"]) == 2
