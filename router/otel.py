@@ -76,6 +76,7 @@ class OTelObserver:
         self._tracer = trace.get_tracer(_SCOPE, version, tracer_provider=tracer_provider)
         meter = metrics.get_meter(_SCOPE, version, meter_provider=meter_provider)
         self.servers = dict(servers or {})
+        self.providers = (tracer_provider, meter_provider)
         self.latest_only = _latest_only()
         self._duration = meter.create_histogram(
             "gen_ai.client.operation.duration", unit="s", description="GenAI operation duration.",
@@ -200,8 +201,8 @@ def _server(adapter: Any) -> tuple[str, int] | None:
 
 def instrument(router: Any, *, tracer_provider: Any = None, meter_provider: Any = None) -> OTelObserver:
     """Spans and metrics for every call of ``router`` from now on; returns the observer."""
-    for hook in router.hooks:
-        if isinstance(hook, OTelObserver):
+    for hook in router.hooks:  # once per pair of providers (the gateway adds a Prometheus one)
+        if isinstance(hook, OTelObserver) and hook.providers == (tracer_provider, meter_provider):
             return hook
     servers = {key: s for key, d in router.deployments.items() if (s := _server(d.adapter)) is not None}
     obs = OTelObserver(tracer_provider=tracer_provider, meter_provider=meter_provider, servers=servers)

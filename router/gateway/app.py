@@ -43,12 +43,13 @@ _JSON = "application/json"
 class Gateway:
     """Holds the client, the access rules and the counters; ``app()`` builds the aiohttp app."""
 
-    def __init__(self, client: Any, access: Access, settings: Any) -> None:
+    def __init__(self, client: Any, access: Access, settings: Any, *, router_metrics: Any = None) -> None:
         self.client = client
         self.router = client.router
         self.access = access
         self.settings = settings
         self.metrics = GatewayMetrics()
+        self.router_metrics = router_metrics  # router.prometheus.PrometheusMetrics, or None
         self.in_flight = 0
         self.draining = False
         self.ready = False
@@ -150,6 +151,8 @@ class Gateway:
 
     async def metrics_page(self, request: web.Request) -> web.Response:
         text = self.metrics.render(in_flight=self.in_flight, router=self.router)
+        if self.router_metrics is not None:  # calls, tokens, fallbacks, breaker transitions
+            text += self.router_metrics.render()[0].decode()
         return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
 
     # -- pieces -----------------------------------------------------------------------

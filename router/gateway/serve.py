@@ -38,7 +38,21 @@ def build_gateway(source: str | PathLike[str] | Mapping[str, Any], **router_over
     access = Access(store, limiter, cache_s=settings.key_cache_s, flush_s=settings.spend_flush_s)
     hooks = [*router_overrides.pop("hooks", ()), access.on_record]
     router = build_router(source, hooks=hooks, **router_overrides)
-    return Gateway(AsyncClient(router), access, settings)
+    return Gateway(AsyncClient(router), access, settings, router_metrics=_router_metrics(router))
+
+
+def _router_metrics(router: Any) -> Any:
+    """The router's OpenTelemetry metrics for ``/metrics`` (the ``otel`` extra), else None."""
+    try:
+        from opentelemetry.trace import NoOpTracerProvider
+
+        from router.otel import instrument
+        from router.prometheus import PrometheusMetrics
+    except ImportError:
+        return None
+    prom = PrometheusMetrics()
+    instrument(router, tracer_provider=NoOpTracerProvider(), meter_provider=prom.meter_provider)  # metrics only
+    return prom
 
 
 def open_keys(source: str | PathLike[str] | Mapping[str, Any]) -> tuple[Any, Any, Any]:

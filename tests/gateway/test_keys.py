@@ -95,6 +95,12 @@ def test_metrics_and_readiness(gateway: GatewayThread, key: str) -> None:
             samples[name] = float(value)
     assert samples['attune_gateway_requests_total{route="/v1/chat/completions",status="200"}'] == 1
     assert samples['attune_breaker_state{deployment="openai/gpt-4o",state="closed"}'] == 1
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = {f.name: f for f in text_string_to_metric_families(text)}  # the whole page parses
+    calls = families["gen_ai_client_operation_duration_seconds"]
+    (count,) = [s for s in calls.samples if s.name.endswith("_count")]
+    assert count.value == 1 and count.labels["attune_deployment"] == "openai/gpt-4o"
     ready = httpx.get(f"{base}/readyz").json()
     assert ready == {"status": "ready", "telemetry": "ok", "shared_state": "off"}
 
