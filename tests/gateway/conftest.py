@@ -13,9 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from router.testing import FakeProviderServer
 
-from gatewaykit import GatewayThread, write_config  # noqa: E402
-
-UPSTREAM_KEY = "sk-upstream-canary-3f9a1c"
+from gatewaykit import UPSTREAM_KEY, GatewayThread, write_config  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

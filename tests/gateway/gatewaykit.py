@@ -11,6 +11,7 @@ import yaml
 
 from router.testing import FakeProviderServer
 
+UPSTREAM_KEY = "sk-upstream-canary-3f9a1c"  # what the deployments send upstream (from the environment)
 FAST = {"deadline_s": 5, "attempt_timeout_s": 2, "backoff_initial_s": 0.01, "backoff_max_s": 0.05}
 
 

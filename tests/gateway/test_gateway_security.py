@@ -11,8 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import UPSTREAM_KEY
-from gatewaykit import GatewayThread, write_config
+from gatewaykit import UPSTREAM_KEY, GatewayThread, write_config
 
 from router.testing import FakeProviderServer
 from telemetry import TelemetryStore
