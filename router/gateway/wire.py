@@ -29,11 +29,8 @@ except ImportError:  # pragma: no cover - the stdlib fallback
 
 def to_wire(obj: Any) -> dict[str, Any]:
     """An OpenAI object (ours or the SDK's) as the JSON the OpenAI API would send."""
-    if hasattr(obj, "model_dump"):
-        try:
-            data = obj.model_dump(exclude_unset=False)
-        except TypeError:  # a model_dump without the SDK's keyword arguments
-            data = obj.model_dump()
+    if hasattr(obj, "model_dump"):  # the fields the provider sent (or the adapter set), as sent
+        data = obj.model_dump(exclude_unset=True)
     elif dataclasses.is_dataclass(obj):
         data = dataclasses.asdict(obj)  # type: ignore[arg-type]
     else:
