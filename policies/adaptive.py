@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from policies.base import Plan, PlanContext
-from policies.health import ScoredPolicy, _Entry
+from policies.health import ScoredPolicy, _Entry, recent_p
 from policies.scoring import Estimate
 from policies.stats import StatsRegistry
 
@@ -56,14 +56,19 @@ class AdaptivePolicy(ScoredPolicy):
         max_backoff: int = 3,
         degraded_probe_level: int = 2,
         hang_factor: float = 4.0,
-        hang_min_s: float = 8.0,
+        hang_min_s: float = 0.25,
         hang_min_calls: int = 3,
+        ramp_s: float = 5.0,
+        ramp_floor: float = 0.1,
+        alike_p: float = 0.1,
         **health_options: Any,
     ) -> None:
         # failures, breakers, holds and detected changes replan at once (the statistics'
         # version), and a suspected hang has its own deadline: time alone replans rarely
         health_options.setdefault("refresh_s", 2.0)
         super().__init__(**health_options)
+        if not (ramp_s >= 0 and 0 < ramp_floor <= 1):
+            raise ValueError(f"ramp_s must be >= 0 and ramp_floor in (0, 1]; got {ramp_s!r}, {ramp_floor!r}")
         if probe_interval_s <= 0 or probe_min_calls < 1 or max_backoff < 0 or degraded_probe_level < 0:
             raise ValueError(
                 "probe_interval_s must be > 0, probe_min_calls >= 1, max_backoff >= 0 and degraded_probe_level >= 0; "
@@ -79,6 +84,11 @@ class AdaptivePolicy(ScoredPolicy):
         self.hang_factor = hang_factor
         self.hang_min_s = hang_min_s
         self.hang_min_calls = hang_min_calls
+        self.ramp_s = ramp_s
+        self.ramp_floor = ramp_floor
+        self.alike_p = alike_p
+        self._ramps: dict[str, float] = {}  # deployment -> when its ramp after an incident began
+        self._readmissions: dict[str, int] = {}  # deployment -> incidents ended, as last seen
         self._stats: StatsRegistry | None = None
         self._suspects: dict[str, tuple[float, str]] = {}
         self._probe_at: dict[str, float] = {}
@@ -97,6 +107,8 @@ class AdaptivePolicy(ScoredPolicy):
                 e.unanswered = ctx.now  # the leader answered: this call opens a new silence window
                 e.unanswered_hits = e.hits
             if ctx.now < e.probe_due or e.hits - e.probe_hits < self.probe_min_calls:
+                if e.ramp_until > ctx.now:
+                    return self._ramped(e, ctx.now)
                 return e.plan  # type: ignore[return-value]
             return self._probe(e, key, ctx)
         self._stats = stats
@@ -109,7 +121,19 @@ class AdaptivePolicy(ScoredPolicy):
         e.probe_due = min((x[0] for x in elig), default=_INF)
         if ctx.now >= e.probe_due and e.hits - e.probe_hits >= self.probe_min_calls:
             return self._probe(e, key, ctx)
+        if e.ramp_until > ctx.now:
+            return self._ramped(e, ctx.now)
         return e.plan
+
+    def _ramped(self, e: _Entry, now: float) -> Plan:
+        """While the leader's traffic ramps back after an incident (Envoy's slow start): it
+        leads a share of calls rising from ``ramp_floor`` to all of them over ``ramp_s``."""
+        share = self.ramp_floor + (1.0 - self.ramp_floor) * (now - e.ramp_start) / self.ramp_s
+        e.ramp_acc += share
+        if e.ramp_acc >= 1.0:
+            e.ramp_acc -= 1.0
+            return e.plan  # type: ignore[return-value]
+        return e.ramp_alt  # type: ignore[return-value]
 
     def observe_record(self, record: Any) -> None:
         """Router hook: fold finished records into the statistics this policy reads."""
@@ -127,7 +151,7 @@ class AdaptivePolicy(ScoredPolicy):
             still: list[Estimate] = []
             for i, est in enumerate(kept):
                 sus = self._suspects.get(est.cand.key)
-                if sus is not None and (est.st.last_success_at or 0.0) > sus[0]:
+                if sus is not None and (est.st.last_success_at or 0.0) > sus[0] and not self._slow_answer(est.st):
                     del self._suspects[est.cand.key]
                     sus = None
                 if sus is not None and (still or i < len(kept) - 1):  # keep at least one
@@ -136,12 +160,15 @@ class AdaptivePolicy(ScoredPolicy):
                     still.append(est)
             if still:
                 kept = still
-        # hysteresis: keep the current first choice unless another is clearly better
+        kept = self._alike_by_latency(kept, chain)
+        # hysteresis: keep the current first choice unless another is clearly better, or
+        # comes before it in the chain as written (a recovered first choice takes its place back)
         lead = e.leader
         if lead is not None and len(kept) > 1 and kept[0].cand.key != lead:
+            written = [c.key for c in chain]
             for i, est in enumerate(kept):
                 if est.cand.key == lead:
-                    if est.score <= kept[0].score * (1.0 + self.margin):
+                    if est.score <= kept[0].score * (1.0 + self.margin) and written.index(lead) < written.index(kept[0].cand.key):
                         kept.insert(0, kept.pop(i))
                     break
         if kept and kept[0].cand.key != lead:
@@ -154,7 +181,47 @@ class AdaptivePolicy(ScoredPolicy):
         hang_at = self._hang_deadline(e, stats)
         if now < hang_at < e.expires:
             e.expires = hang_at  # replan when the leader's silence would become a suspected hang
-        return self.build(kept, skipped, notes, ctx)
+        plan = self.build(kept, skipped, notes, ctx)
+        self._start_ramp(e, kept, plan, now)
+        return plan
+
+    def _start_ramp(self, e: _Entry, kept: list[Estimate], plan: Plan, now: float) -> None:
+        """Ramp a leader whose incident just ended back in; the next one takes the rest."""
+        for est in e.ests:
+            k, n = est.cand.key, est.st.readmissions
+            if self._readmissions.get(k, 0) != n:
+                self._readmissions[k] = n
+                if self.ramp_s > 0:
+                    self._ramps[k] = now
+        e.ramp_until = -1.0
+        start = self._ramps.get(kept[0].cand.key) if len(kept) > 1 else None
+        if start is None or now >= start + self.ramp_s:
+            return
+        e.ramp_start, e.ramp_until = start, start + self.ramp_s
+        e.ramp_alt = Plan(
+            order=(plan.order[1], plan.order[0], *plan.order[2:]),
+            skipped=plan.skipped,
+            policy=self.name,
+            notes=ChainMap({"ramp": kept[0].cand.key}, plan.notes),  # type: ignore[arg-type]
+            degraded_everywhere=plan.degraded_everywhere,
+        )
+        if e.ramp_until < e.expires:
+            e.expires = e.ramp_until
+
+    def _alike_by_latency(self, kept: list[Estimate], chain: Sequence[Any]) -> list[Estimate]:
+        """When every deployment is degraded, those about as healthy as the healthiest (recent
+        success within ``alike_p``) are ordered by latency and the chain as written: their
+        success estimates differ by luck, not by health."""
+        if len(kept) < 2:
+            return kept
+        recent = [recent_p(est) for est in kept]
+        best = max(recent)
+        if best >= self.degraded_below:
+            return kept
+        written = {c.key: i for i, c in enumerate(chain)}
+        alike = [est for est, p in zip(kept, recent) if p >= best - self.alike_p]
+        alike.sort(key=lambda est: est.t_ok * (1.0 + self.position_bias * written.get(est.cand.key, 0)))
+        return alike + [est for est in kept if est not in alike]
 
     def _watch_leader(self, e: _Entry, now: float, stats: StatsRegistry) -> None:
         """Suspect a hang when calls went to the leader and none came back for too long."""
@@ -172,6 +239,11 @@ class AdaptivePolicy(ScoredPolicy):
         if e.unanswered < 0.0:
             e.unanswered = now
             e.unanswered_hits = e.hits
+
+    def _slow_answer(self, st: Any) -> bool:
+        """Its last success took longer than its hang threshold: a slow answer does not clear
+        a suspicion (the latency tests judge it once a few are in)."""
+        return st.last_latency_s > self._hang_wait(st)[0]
 
     def _hang_deadline(self, e: _Entry, stats: StatsRegistry) -> float:
         """When the leader's current silence would exceed its hang threshold (inf if unwatched)."""
@@ -226,6 +298,12 @@ class AdaptivePolicy(ScoredPolicy):
             out.append((due if due > now - 1e9 else now, cand, min_calls))
         return out
 
+    def _breaker_paced(self, k: str) -> bool:
+        """Its breaker is not closed: the breaker's open period paces the probes (Linkerd's
+        backoff), and the probe that closes it ends the incident."""
+        stats = self._stats
+        return stats is not None and stats.get(k).holds.breaker_state != "closed"
+
     def _next_probe_at(self, k: str) -> float:
         """The earliest time ``k`` may be probed again: its interval after the last probe, one
         level longer while that probe has not answered (a probe into a hang is not doubled up)."""
@@ -267,7 +345,7 @@ class AdaptivePolicy(ScoredPolicy):
         now = ctx.now
         since = e.hits - e.probe_hits
         # probes are paced per deployment across every (tier, task type) entry, not per entry
-        elig = [(max(d, self._next_probe_at(c.key)), c, m) for d, c, m in self._eligible.get(key) or ()]
+        elig = [(d if self._breaker_paced(c.key) else max(d, self._next_probe_at(c.key)), c, m) for d, c, m in self._eligible.get(key) or ()]
         self._eligible[key] = elig
         e.probe_due = min((x[0] for x in elig), default=_INF)
         due = [x for x in elig if x[0] <= now and since >= x[2]]

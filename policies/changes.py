@@ -10,6 +10,13 @@
 
 On a change the slow window takes the new regime's evidence (``replace_outcomes``), so the
 policies' estimates follow it within a few attempts without chasing noise.
+
+An incident ends (``readmit``) when its breaker's probe succeeds (``StatsRegistry.set_breaker``:
+Linkerd's re-admission on one successful probe), when a run of successes the failure rate
+before it makes unlikely shows a recovery, or when a slowed deployment answers ``NORMAL_RUN``
+times in a row within its old baseline's p95.
+It then restarts from a neutral estimate (agentgateway's ``restoreHealth``): the outage's
+failures no longer count, and its latency is its own baseline from before the slowdown.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from policies.stats import DeploymentStats
 
-__all__ = ["after_failure", "after_success", "replace_outcomes"]
+__all__ = ["after_failure", "after_success", "readmit", "replace_outcomes"]
 
 _log = math.log
 _sqrt = math.sqrt
@@ -33,6 +40,12 @@ MAX_SUCCESS_RUN = 8  # consecutive successes always enough to end a detected deg
 LAT_SHIFT = math.log(1.5)  # a 1.5x shift of mean latency is a change
 Z_LAT = 4.0  # latency shift threshold (it runs after every success: keep false alarms rare)
 MIN_FAST_LAT_N = 4.0
+NEUTRAL_N = 50.0  # weight of the neutral evidence a re-admitted deployment restarts from
+NEUTRAL_Q = 0.01  # its failure rate (a healthy deployment's)
+NORMAL_RUN = 2  # answers within the old baseline's p95 that end a slowdown
+FORGET_RUN = 5  # successes in a row after which a re-admitted deployment's later failures are forgotten...
+FORGET_S = 5.0  # ...once its last failure is this old
+_Z95 = 1.645
 
 
 def _older_rate(st: DeploymentStats) -> tuple[float, float]:
@@ -68,10 +81,46 @@ def after_failure(st: DeploymentStats, now: float) -> bool:
     return False
 
 
-def after_success(st: DeploymentStats, now: float) -> bool:
-    """Recovery and latency-shift tests after a success; returns whether one fired."""
+def after_success(st: DeploymentStats, now: float, x: float) -> bool:
+    """Recovery and latency tests after a success that took ``x`` log-seconds; returns
+    whether one fired."""
     changed = _recovery(st, now)
+    if st.regime == "slow" and st.lat_baseline is not None:
+        return _slowdown_over(st, now, x) or changed
     return _latency_shift(st, now) or changed
+
+
+def readmit(st: DeploymentStats, now: float, reason: str, *, ramp: bool = True) -> bool:
+    """End an incident: restart the outcome counts from a neutral estimate (``NEUTRAL_N``
+    attempts at ``NEUTRAL_Q`` failures), put back its latency baseline from before a
+    slowdown, and mark it recovered.
+    ``ramp``: count it as an incident ended (``readmissions``: policies ramp traffic back)."""
+    slow = st.slow
+    fail_lat = slow.fail_lat_sum / slow.failures if slow.failures > 0 else 0.0
+    old = slow.failures
+    slow.set_outcomes(NEUTRAL_N, NEUTRAL_N * NEUTRAL_Q, fail_lat)
+    if st.errors and old > 0:
+        scale = slow.failures / old
+        for k in st.errors:
+            st.errors[k] *= scale
+    st.regime_q = NEUTRAL_Q
+    st.consecutive_failures = 0
+    if ramp:  # a slowdown's samples go with the incident (the recent window forgets by itself)
+        if st.lat_baseline is not None:
+            _restore_latency(st)
+        st.readmitted_at = now
+        st.readmissions += 1
+    st.mark_change(now, "recovered", reason)
+    return True
+
+
+def _restore_latency(st: DeploymentStats) -> None:
+    """Put back the latency baseline from before a slowdown; the recent window restarts."""
+    n, s1, s2 = st.lat_baseline  # type: ignore[misc]
+    slow, fast = st.slow, st.fast
+    slow.lat_n, slow.lat_s1, slow.lat_s2 = n, s1, s2
+    fast.lat_n = fast.lat_s1 = fast.lat_s2 = 0.0
+    st.lat_baseline = None
 
 
 def _recovery(st: DeploymentStats, now: float) -> bool:
@@ -84,9 +133,18 @@ def _recovery(st: DeploymentStats, now: float) -> bool:
     if degraded and st.regime_q > q:
         q = st.regime_q
     q = 0.97 if q > 0.97 else q
+    if (
+        st.regime == "recovered"
+        and run >= FORGET_RUN
+        and slow.failures > 2.0 * NEUTRAL_N * NEUTRAL_Q
+        and now - (st.last_failure_at or now) >= FORGET_S
+    ):
+        # it has answered well since: what went wrong around its incident no longer counts
+        return readmit(st, now, f"{run} successes in a row since its last failure", ramp=False)
     if run >= 2 and q > 0.1 and (run * _log(1.0 - q) < LOG_ALPHA or (degraded and run >= MAX_SUCCESS_RUN)):
         # the run is the new regime's evidence (the fast window still holds the failures)
-        return replace_outcomes(st, now, f"{run} successes in a row (baseline {q:.0%} failures)", "recovered", float(run), 0.0)
+        # a recovery seen in the numbers (no ramp: under dense traffic such runs also come by luck)
+        return readmit(st, now, f"{run} successes in a row (baseline {q:.0%} failures)", ramp=False)
     old_n, q_old = _older_rate(st)
     fast = st.fast
     if fast.attempts >= MIN_FAST_N and old_n >= MIN_OLD_N and q_old > 0.02 and _rate_z(st, q_old) < -Z_RATE:
@@ -107,6 +165,9 @@ def _latency_shift(st: DeploymentStats, now: float) -> bool:
     sd = _sqrt(var) if var > 0.01 else 0.1
     d = fast.lat_s1 / fl - mu_s
     if (d > LAT_SHIFT or d < -LAT_SHIFT) and abs(d) > Z_LAT * sd * _sqrt(1.0 / fl + 1.0 / sn):
+        if d > 0:  # keep the baseline from before the slowdown, to know when it is over
+            st.lat_baseline = (sn, slow.lat_s1 - fast.lat_s1, slow.lat_s2 - fast.lat_s2)
+            st.normal_run = 0
         slow.set_latency(fast)
         st.mark_change(now, "slow" if d > 0 else "recovered", f"latency x{math.exp(d):.1f} vs baseline")
         return True
@@ -131,4 +192,26 @@ def replace_outcomes(
         for k in errors:
             errors[k] *= scale
     st.mark_change(now, regime, reason)
+    return True
+
+
+def _slowdown_over(st: DeploymentStats, now: float, x: float) -> bool:
+    """While slow: ``NORMAL_RUN`` answers in a row within the old baseline's p95 restore it
+    (and restart the recent window's latency from them)."""
+    n, s1, s2 = st.lat_baseline  # type: ignore[misc]
+    mu = s1 / n
+    var = s2 / n - mu * mu
+    sd = _sqrt(var) if var > 0.01 else 0.1
+    if x > mu + _Z95 * sd:
+        st.normal_run = 0
+        return False
+    st.normal_run += 1
+    if st.normal_run < NORMAL_RUN:
+        return False
+    _restore_latency(st)
+    fast = st.fast
+    fast.lat_n, fast.lat_s1, fast.lat_s2 = 1.0, x, x * x
+    st.readmitted_at = now
+    st.readmissions += 1
+    st.mark_change(now, "recovered", f"latency back to baseline ({st.normal_run} answers)")
     return True

@@ -25,7 +25,7 @@ from policies.base import LazyNotes, Plan, PlanContext
 from policies.scoring import Estimate, estimate_chain
 from policies.stats import StatsRegistry
 
-__all__ = ["HealthPolicy", "ScoredPolicy"]
+__all__ = ["HealthPolicy", "ScoredPolicy", "recent_p"]
 
 
 class _Entry:
@@ -46,6 +46,10 @@ class _Entry:
         "probe_hits",
         "ests",
         "extra",
+        "ramp_until",
+        "ramp_start",
+        "ramp_alt",
+        "ramp_acc",
     )
 
     def __init__(self, chain: Sequence[Any]) -> None:
@@ -63,6 +67,10 @@ class _Entry:
         self.probe_hits = 0
         self.ests: list[Estimate] = []
         self.extra: Any = None
+        self.ramp_until = -1.0  # while the leader's traffic ramps back after an incident
+        self.ramp_start = 0.0
+        self.ramp_alt: Plan | None = None  # the plan with the next deployment first
+        self.ramp_acc = 0.0
 
 
 class ScoredPolicy:
@@ -218,7 +226,7 @@ class ScoredPolicy:
             return {"objective": objective, "computed_at": now, **notes, "deployments": by_key}
 
         # no deployment healthier than a degraded one: retrying pays, falling back does not
-        best_p = max((_recent_p(est) for est, _, _, _ in rows), default=1.0)
+        best_p = max((recent_p(est) for est, _, _, _ in rows), default=1.0)
         return Plan(
             order=tuple(x.cand for x in kept),
             skipped=tuple((x[0].cand, x[1]) for x in skipped),
@@ -247,10 +255,14 @@ def _regime(st: Any) -> str:
     return f"; {st.regime_reason}" if st.regime == "degraded" and st.regime_reason else ""
 
 
-def _recent_p(e: Estimate) -> float:
+def recent_p(e: Estimate) -> float:
     """Success probability of the recent past: the fast window, shrunk towards the estimate
-    (worth 2 attempts), so a run of luck does not make a deployment look recovered."""
-    fast = e.st.fast
+    (worth 2 attempts), so a run of luck does not make a deployment look recovered. One
+    re-admitted a moment ago, with next to no answers since, is not yet evidence of health."""
+    st = e.st
+    fast = st.fast
+    if fast.attempts < 3.0 and st.updated_at is not None and st.updated_at - st.readmitted_at < st.fast_half_life_s:
+        return 0.0
     return (fast.successes + 2.0 * e.p) / (fast.attempts + 2.0)
 
 

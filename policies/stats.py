@@ -20,7 +20,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from policies.changes import after_failure, after_success
+from policies.changes import after_failure, after_success, readmit
 from policies.folds import fold_record, fold_rollups
 from policies.holds import Holds
 from policies.windows import Window, log_latency
@@ -66,6 +66,11 @@ class DeploymentStats:
         "regime_reason",
         "regime_q",
         "changes",
+        "readmitted_at",
+        "readmissions",
+        "lat_baseline",
+        "normal_run",
+        "last_latency_s",
     )
 
     def __init__(
@@ -95,6 +100,11 @@ class DeploymentStats:
         self.regime_reason: str | None = None
         self.regime_q = 0.0  # failure rate of the evidence of the last change
         self.changes = 0
+        self.readmitted_at = -1.0  # about when its last incident ended
+        self.readmissions = 0  # incidents ended (a policy ramps traffic back after each)
+        self.lat_baseline: tuple[float, float, float] | None = None  # latency moments before a slowdown
+        self.normal_run = 0  # answers at baseline latency in a row while slow
+        self.last_latency_s = 0.0  # of the last success
 
     # -- decay --------------------------------------------------------------------------
     def _decay(self, now: float) -> bool:
@@ -133,15 +143,16 @@ class DeploymentStats:
         aged = self._decay(now)
         if ok:
             x = log_latency(latency_s)
-            self.slow.add_success(x)
+            self.slow.add_success_clipped(x)
             self.fast.add_success(x)
             self.last_success_at = now
             self.last_answer_at = now
+            self.last_latency_s = latency_s
             had_failures = self.consecutive_failures > 0
             self.consecutive_failures = 0
             self.consecutive_successes += 1
-            if aged or had_failures or self.regime == "degraded":
-                return after_success(self, now) or had_failures
+            if aged or had_failures or self.regime == "degraded" or self.regime == "slow":
+                return after_success(self, now, x) or had_failures
             return False
         if error_type in _IGNORED_ERRORS:
             return False
@@ -350,10 +361,20 @@ class StatsRegistry:
                 c[2] += 1
 
     def set_breaker(self, key: str, state: str, open_until: float = 0.0) -> None:
-        h = self.get(key).holds
+        """The router's breaker of ``key`` moved to ``state``; closing after an open period
+        (its probe succeeded) ends the incident: the deployment restarts from a neutral
+        estimate rather than from the outage's evidence."""
+        st = self.get(key)
+        h = st.holds
+        if state == "closed" and h.breaker_state != "closed":
+            readmit(st, self._now(st), "its breaker's probe succeeded")
         h.breaker_state = state
         h.breaker_open_until = open_until
         self.version += 1
+
+    @staticmethod
+    def _now(st: DeploymentStats) -> float:
+        return st.updated_at if st.updated_at is not None else 0.0
 
     def set_cooldown(self, key: str, until: float, reason: str) -> None:
         h = self.get(key).holds

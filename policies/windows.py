@@ -53,6 +53,19 @@ class Window:
         self.lat_s1 += x
         self.lat_s2 += x * x
 
+    def add_success_clipped(self, x: float) -> None:
+        """One success, its log latency clipped at 3 standard deviations above this window's
+        mean once it holds 10 samples: an answer from a slow spell (which the recent window's
+        shift test judges) does not stretch the baseline's tail for the next half hour."""
+        n = self.lat_n
+        if n >= 10.0:
+            mu = self.lat_s1 / n
+            d = x - mu
+            if d > 0.0 and d * d > 9.0 * (self.lat_s2 / n - mu * mu):
+                var = self.lat_s2 / n - mu * mu
+                x = mu + 3.0 * math.sqrt(var if var > 0.0 else 0.0)
+        self.add_success(x)
+
     def add_failure(self, latency_s: float) -> None:
         """One failed attempt that cost ``latency_s`` seconds."""
         self.attempts += 1.0
