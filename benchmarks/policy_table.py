@@ -1,7 +1,7 @@
 """The ``## Policies`` table of RESULTS.md from ``attune bench --json`` output.
 
     attune bench --policy static --policy cooldown --policy adaptive --seeds 5 --json --no-progress > bench.json
-    python benchmarks/policy_table.py bench.json [--policy adaptive]
+    python benchmarks/policy_table.py bench.json [--policy adaptive] [--checks]
 
 Per scenario: success rate and p95 of static, cooldown, the policy, oracle and hindsight (means
 over seeds), then the checks of issue 6: the policy beats static and cooldown on success rate or
@@ -76,13 +76,47 @@ def markdown(rs: list[dict], policy: str) -> str:
     return "\n".join(lines)
 
 
+def checks(obj: dict, policy: str) -> str:
+    """Issue 13's table: the policy against the better of static and cooldown on every
+    scenario (success >= best - 0.1 pp, p50 <= 1.05x best, p95 <= 1.03x best, recover_s <=
+    static's + 10 s), means over seeds; a failed check is marked in its cell."""
+    head = (
+        f"| scenario | static sr / p50 / p95 / rec | cooldown sr / p50 / p95 / rec | **{policy}** sr / p50 / p95 / rec "
+        "| sr >= best - 0.1 pp | p50 <= 1.05x | p95 <= 1.03x | rec <= static + 10 s |\n|---|---|---|---|---|---|---|---|"
+    )
+    lines = [head]
+    for sc in obj.get("scenarios", [obj]):
+        r = sc["results"]
+
+        def cell(k: str) -> str:
+            v = r[k]
+            rec = "-" if v.get("recover_s") is None else f"{v['recover_s']:.0f}"
+            return f"{v['success_rate'] * 100:.2f} % / {v['p50_ms']:.0f} / {v['p95_ms']:.0f} / {rec}"
+
+        a = r[policy]
+        base = [r["static"], r["cooldown"]]
+        sr, p50, p95 = a["success_rate"] * 100, a["p50_ms"], a["p95_ms"]
+        best_sr = max(b["success_rate"] for b in base) * 100
+        best50 = min(b["p50_ms"] for b in base)
+        best95 = min(b["p95_ms"] for b in base)
+        c_sr = "yes" if sr >= best_sr - 0.1 else f"**no** ({sr - best_sr:+.2f} pp)"
+        c50 = "yes" if p50 <= 1.05 * best50 else f"**no** ({p50 / best50:.2f}x)"
+        c95 = "yes" if p95 <= 1.03 * best95 else f"**no** ({p95 / best95:.2f}x)"
+        rs, ra = r["static"].get("recover_s"), a.get("recover_s")
+        rec = "-" if rs is None or ra is None else ("yes" if ra <= rs + 10 else f"**no** (+{ra - rs:.0f} s)")
+        lines.append(f"| {sc['scenario']} | {cell('static')} | {cell('cooldown')} | **{cell(policy)}** | {c_sr} | {c50} | {c95} | {rec} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("file", help="attune bench --json output ('-' for stdin)")
     ap.add_argument("--policy", default="adaptive")
+    ap.add_argument("--checks", action="store_true", help="issue 13's no-worse-than-the-baselines table instead")
     a = ap.parse_args(argv)
     text = sys.stdin.read() if a.file == "-" else open(a.file).read()
-    print(markdown(rows(_last_json(text), a.policy), a.policy))
+    obj = _last_json(text)
+    print(checks(obj, a.policy) if a.checks else markdown(rows(obj, a.policy), a.policy))
 
 
 if __name__ == "__main__":
