@@ -6,7 +6,8 @@ emits, on the global tracer and meter providers (or the ones given):
 
 - a CLIENT span ``chat {requested model}`` from the call's start to its end (a streaming call
   ends when its stream does), with one CLIENT child span per attempt sent, each with its own
-  start time and latency;
+  start time and latency -- built from the record's times in the observer's thread, off the
+  caller's path;
 - ``gen_ai.client.operation.duration`` (s) and ``gen_ai.client.token.usage`` ({token}),
   ``attune.fallbacks`` (calls that went past the plan's first deployment) and ``attune.circuit_breaker.transitions``.
 
@@ -20,7 +21,11 @@ names. No prompt or completion text is ever recorded: the records carry none.
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
+import threading
+from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,12 +66,26 @@ def _ns(ts: float) -> int:
     return int(ts * 1e9)
 
 
+log = logging.getLogger("attune.otel")
+
+
 class OTelObserver:
     """A record hook (``Router(hooks=[OTelObserver()])``) that turns each finished call into
     spans and metrics. ``servers`` maps a deployment key to ``(host, port)`` for the
-    attempts' ``server.address``/``server.port`` (``instrument`` fills it from the router)."""
+    attempts' ``server.address``/``server.port`` (``instrument`` fills it from the router).
 
-    def __init__(self, *, tracer_provider: Any = None, meter_provider: Any = None, servers: dict[str, tuple[str, int]] | None = None) -> None:
+    Spans carry the record's own times, so they are built off the caller's path: the hook only
+    queues the record (``background=True``, the default) and a daemon thread builds the spans
+    and metrics; ``flush()`` waits for it (also run at interpreter exit)."""
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        servers: dict[str, tuple[str, int]] | None = None,
+        background: bool = True,
+    ) -> None:
         try:
             from opentelemetry import metrics, trace
         except ImportError as exc:
@@ -86,6 +105,11 @@ class OTelObserver:
             "gen_ai.client.token.usage", unit="{token}", description="Number of input and output tokens used.",
             explicit_bucket_boundaries_advisory=_TOKEN_BUCKETS,
         )  # fmt: skip
+        self.background = background
+        self._queue: deque[LLMCallRecord] = deque()
+        self._pending = 0
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
         self._fallbacks = meter.create_counter("attune.fallbacks", unit="{call}", description="Calls that went past the plan's first deployment (error.type set when the call still failed).")
         self._transitions = meter.create_counter("attune.circuit_breaker.transitions", unit="{transition}", description="Circuit breaker state changes per deployment.")
 
@@ -141,6 +165,40 @@ class OTelObserver:
 
     # -- the hook ------------------------------------------------------------------------
     def __call__(self, r: LLMCallRecord) -> None:
+        """Queue the record (or, with ``background=False``, emit it now)."""
+        if not self.background:
+            self.emit(r)
+            return
+        with self._cond:
+            self._queue.append(r)
+            self._pending += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="attune-otel", daemon=True)
+                self._thread.start()
+                atexit.register(self.flush, 2.0)
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue:
+                    self._cond.wait()
+                r = self._queue.popleft()
+            try:
+                self.emit(r)
+            except Exception:  # noqa: BLE001 - a broken exporter must not stop the thread
+                log.exception("OpenTelemetry export of call %s failed", r.call_id)
+            with self._cond:
+                self._pending -= 1
+                self._cond.notify_all()
+
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Wait until every queued record is emitted; False if ``timeout`` ran out first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending == 0, timeout)
+
+    def emit(self, r: LLMCallRecord) -> None:
+        """The call's spans and metrics, now."""
         trace = self._trace
         SpanKind, Status, StatusCode = trace.SpanKind, trace.Status, trace.StatusCode  # noqa: N806
 
@@ -199,13 +257,13 @@ def _server(adapter: Any) -> tuple[str, int] | None:
     return u.hostname, u.port or (443 if u.scheme == "https" else 80)
 
 
-def instrument(router: Any, *, tracer_provider: Any = None, meter_provider: Any = None) -> OTelObserver:
+def instrument(router: Any, *, tracer_provider: Any = None, meter_provider: Any = None, background: bool = True) -> OTelObserver:
     """Spans and metrics for every call of ``router`` from now on; returns the observer."""
     for hook in router.hooks:  # once per pair of providers (the gateway adds a Prometheus one)
         if isinstance(hook, OTelObserver) and hook.providers == (tracer_provider, meter_provider):
             return hook
     servers = {key: s for key, d in router.deployments.items() if (s := _server(d.adapter)) is not None}
-    obs = OTelObserver(tracer_provider=tracer_provider, meter_provider=meter_provider, servers=servers)
+    obs = OTelObserver(tracer_provider=tracer_provider, meter_provider=meter_provider, servers=servers, background=background)
     router.hooks.append(obs)
     listener = obs.breaker_listener()
     for key in router.deployments:

@@ -20,15 +20,34 @@ MSGS = [{"role": "user", "content": PROMPT}]
 A, B = "openai/gpt-4o", "anthropic/claude-sonnet-4"
 
 
+class _Flushed:
+    """The in-memory span exporter, read after the observers' background thread is done."""
+
+    def __init__(self, exporter: InMemorySpanExporter, otel: Otel) -> None:
+        self.exporter = exporter
+        self.otel = otel
+
+    def get_finished_spans(self) -> Any:
+        self.otel.flush()
+        return self.exporter.get_finished_spans()
+
+
 class Otel:
     def __init__(self) -> None:
-        self.spans = InMemorySpanExporter()
+        self.observers: list[Any] = []
+        self.exporter = InMemorySpanExporter()
+        self.spans = _Flushed(self.exporter, self)
         self.tracer_provider = TracerProvider()
-        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
         self.metrics = InMemoryMetricReader()
         self.meter_provider = MeterProvider(metric_readers=[self.metrics])
 
+    def flush(self) -> None:
+        for obs in self.observers:
+            assert obs.flush(10.0), "the OpenTelemetry thread did not drain"
+
     def points(self, name: str) -> list[Any]:
+        self.flush()
         data = self.metrics.get_metrics_data()
         out = []
         for rm in data.resource_metrics if data else []:
@@ -51,5 +70,5 @@ def build(server: FakeProviderServer, otel: Otel, **settings: Any) -> tuple[Rout
         telemetry=sink,
         settings=RouterSettings(**base),
     )
-    instrument(router, tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider)
+    otel.observers.append(instrument(router, tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider))
     return router, sink

@@ -5,6 +5,7 @@ breaker transitions, and no prompt text anywhere."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -115,6 +116,7 @@ async def test_no_prompt_text_or_key_anywhere(server: FakeProviderServer, otel: 
     server.script("a", [Fault.status(503)])
     await router.acompletion("capable", MSGS)
     dumped = json.dumps([json.loads(s.to_json()) for s in otel.spans.get_finished_spans()])
+    otel.flush()
     dumped += otel.metrics.get_metrics_data().to_json()
     assert PROMPT not in dumped and "third stone" not in dumped and "sk-test" not in dumped
     await router.aclose()
@@ -126,9 +128,36 @@ def test_the_semconv_opt_in_drops_the_deprecated_system_attribute(monkeypatch: p
 
     rec = LLMCallRecord(call_id="c1", provider="gemini", model="gemini-2.5-pro", tier="capable", deployment="gemini/g")
     monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)
-    OTelObserver(tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider)(rec)
+    otel.observers.append(OTelObserver(tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider))
+    otel.observers[-1](rec)
+    otel.flush()
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http, gen_ai_latest_experimental")
-    OTelObserver(tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider)(rec)
+    OTelObserver(tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider, background=False)(rec)
     default, latest = [s.attributes for s in otel.spans.get_finished_spans()]
     assert default["gen_ai.provider.name"] == default["gen_ai.system"] == "gcp.gemini"
     assert latest["gen_ai.provider.name"] == "gcp.gemini" and "gen_ai.system" not in latest
+
+
+async def test_spans_are_built_off_the_callers_path(server: FakeProviderServer, otel: Otel) -> None:
+    """The hook only queues the record: a slow span processor does not slow the call down."""
+    import threading
+    import time
+
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult, SimpleSpanProcessor
+
+    gate = threading.Event()
+
+    class Slow(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            gate.wait(5.0)
+            return SpanExportResult.SUCCESS
+
+    otel.tracer_provider.add_span_processor(SimpleSpanProcessor(Slow()))
+    router, _ = build(server, otel)
+    t = time.perf_counter()
+    await router.acompletion("capable", MSGS)
+    assert time.perf_counter() - t < 2.0  # the exporter is blocked: only a queued record returned at once
+    assert otel.exporter.get_finished_spans() == ()
+    gate.set()
+    assert [s.name for s in otel.spans.get_finished_spans()] == ["chat gpt-4o", "chat capable"]
+    await router.aclose()

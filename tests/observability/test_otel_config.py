@@ -46,6 +46,7 @@ async def test_otel_true_traces_every_call_on_the_global_provider(server: FakePr
     router = build_router(_config(server, otel=True))
     assert sum(isinstance(h, OTelObserver) for h in router.hooks) == 1
     await router.acompletion("capable", [{"role": "user", "content": "hi"}])
+    assert all(h.flush(10.0) for h in router.hooks if isinstance(h, OTelObserver))
     names = sorted(s.name for s in exporter.get_finished_spans())
     assert names == ["chat capable", "chat gpt-4o"]
     await router.aclose()
@@ -69,6 +70,7 @@ async def test_router_otel_true_is_the_same_switch(server: FakeProviderServer) -
     dep = Deployment("openai/gpt-4o", OpenAIProvider(base_url=server.url_for("a"), name="openai"), "gpt-4o")
     router = Router(deployments=[dep], tiers=[Tier("capable", ["openai/gpt-4o"], policy="static")], otel=True)
     await router.acompletion("capable", [{"role": "user", "content": "hi"}])
+    assert all(h.flush(10.0) for h in router.hooks if isinstance(h, OTelObserver))
     (call,) = [s for s in exporter.get_finished_spans() if s.parent is None]
     assert call.name == "chat capable" and call.attributes["attune.deployment"] == "openai/gpt-4o"
     assert [s.attributes["server.port"] for s in exporter.get_finished_spans() if s.parent is not None] == [int(server.url_for("a").split(":")[2].split("/")[0])]

@@ -20,7 +20,7 @@ async def test_metrics_parse_as_prometheus_text(server: FakeProviderServer) -> N
     prom = PrometheusMetrics()
     router, sink = build(server, Otel(), max_attempts_per_deployment=1, breaker=BreakerSettings(fail_max=2, reset_timeout_s=60))
     router.hooks[:] = [h for h in router.hooks if not isinstance(h, OTelObserver)]  # only the Prometheus provider
-    instrument(router, meter_provider=prom.meter_provider)
+    obs = instrument(router, meter_provider=prom.meter_provider)
     await router.acompletion("capable", MSGS)
     server.set_default("a", Fault.status(500))
     for _ in range(2):
@@ -28,6 +28,7 @@ async def test_metrics_parse_as_prometheus_text(server: FakeProviderServer) -> N
     server.set_default("b", Fault.status(500))
     with pytest.raises(RoutingError):
         await router.acompletion("capable", MSGS)
+    assert obs.flush(10.0)
     body, ctype = prom.render()
     assert ctype.startswith("text/plain")
     families = {f.name: f for f in text_string_to_metric_families(body.decode())}
