@@ -21,76 +21,41 @@ import logging
 import os
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from policies.base import Plan, PlanContext, as_policy
 from policies.stats import StatsRegistry
 from router.arguments import check_deadline, check_messages, check_params, check_tags, check_task_type, estimate_parts, estimate_tokens
+from router.call import Call
+from router.call_outcome import DeploymentRuntime
 from router.clock import Clock, SystemClock
 from router.deployment import Deployment, Tier
+from router.embeddings import embedding_input_tokens
+from router.errors import InvalidRequestError, UnknownModelError
 from router.logs import log_call
-from router.errors import (
-    CircuitOpenError,
-    InvalidRequestError,
-    InvalidResponseError,
-    ProviderError,
-    ProviderTimeoutError,
-    RateLimitedError,
-    RoutingError,
-    UnknownModelError,
-    routing_error,
-)
-from router.providers.base import ProviderRequest, ProviderResponse
+from router.options import split_call_options
 from router.redact import Redactor, redact_http_logs
 from router.resilience._pybreaker import pybreaker
 from router.resilience.breaker import DeploymentBreaker, PassThroughBreaker
 from router.resilience.degraded import DegradedRetryBudget
-from router.resilience.retry import (
-    RetryBudget,
-    RetryPolicy,
-    UnlimitedRetryBudget,
-    new_retry_state,
-    set_failure,
-    wait_jittered_backoff,
-)
+from router.resilience.retry import RetryBudget, RetryPolicy, UnlimitedRetryBudget, wait_jittered_backoff
 from router.resilience.shared import SharedState
 from router.resilience.timeouts import AttemptTimeouts
-from router.options import CallOptions, split_call_options
-from router.embeddings import embed_sender, embedding_input_tokens, routed_embedding
-from router.facts import RoutingFacts
-from router.response import routed_completion
-from router.streaming import AsyncChatCompletionStream, StreamLimits, check_chunk, one_shot_stream, token_count
+from router.settings import RouterSettings
+from telemetry.records import LLMCallRecord
 
 if TYPE_CHECKING:
     from router.types.chat import ChatCompletion
-from router.settings import RouterSettings
-from telemetry.records import AttemptRecord, LLMCallRecord, SkippedDeployment
 
 __all__ = ["RecordSink", "Router"]
 
 log = logging.getLogger("attune.router")
-_DEADLINE_GUARD_S = 0.01
-_UTC = timezone.utc
-_fromts = datetime.fromtimestamp
 
 
 class RecordSink(Protocol):
     """Where finished records go: ``TelemetryBackend``, ``MemorySink`` or your own."""
 
     def submit(self, record: LLMCallRecord) -> None: ...
-
-
-class _Runtime:
-    """Per-deployment resilience state shared by every call of a router."""
-
-    __slots__ = ("breaker", "budget", "timeout", "redact")
-
-    def __init__(self, breaker: DeploymentBreaker, budget: RetryBudget, timeout: float, redact: Redactor) -> None:
-        self.breaker = breaker
-        self.budget = budget
-        self.timeout = timeout
-        self.redact = redact
 
 
 def _resolve_policy(spec: Any) -> Any:
@@ -141,34 +106,15 @@ class Router:
         self.telemetry = telemetry
         self.hooks = [*hooks, log_call]  # router.logs: one structured line per call, quiet by default
         s = self.settings
-        if retry is None:
-            from tenacity import stop_after_attempt
-
-            retry = RetryPolicy(
-                stop=stop_after_attempt(s.max_attempts_per_deployment),
-                wait=wait_jittered_backoff(s.backoff_initial_s, s.backoff_max_s, rng=self.rng),
-            )
-        self.retry = retry
+        self.retry = retry if retry is not None else self._default_retry()
         listeners = tuple(breaker_listeners)
-
         self.deployments: dict[str, Deployment] = {}
-        self._rt: dict[str, _Runtime] = {}
+        self._rt: dict[str, DeploymentRuntime] = {}
         for d in deployments:
             if d.key in self.deployments:
                 raise ValueError(f"deployment {d.key!r} is defined twice")
             self.deployments[d.key] = d
-            breaker = (DeploymentBreaker if s.breakers_enabled else PassThroughBreaker)(
-                d.key,
-                s.breaker,
-                clock_time=self.clock.time,
-                rng=self.rng,
-                listeners=listeners,
-                on_change=self._on_breaker_change,
-            )
-            budget = RetryBudget(s.retry_budget_tokens, s.retry_budget_ratio) if s.retry_budget_enabled else UnlimitedRetryBudget()
-            redactor = Redactor.for_adapter(d.adapter)
-            redact_http_logs(redactor)
-            self._rt[d.key] = _Runtime(breaker, budget, d.attempt_timeout_s or s.attempt_timeout_s, redactor)
+            self._rt[d.key] = self._runtime(d, listeners)
         if not self.deployments:
             raise ValueError("a router needs at least one deployment")
 
@@ -184,22 +130,46 @@ class Router:
             id_prefix = "%08x" % self.rng.getrandbits(32) if rng is not None else os.urandom(4).hex()
         self._id_prefix = id_prefix  # call ids are "<prefix>-<counter in hex>"
         self._cooldown: dict[str, float] = {}
+        self._background: asyncio.Task[None] | None = None
+        self._timeouts: AttemptTimeouts | None = None
+        self._connect(shared_state, learn_from_telemetry, otel)
+
+    def _connect(self, shared_state: SharedState | None, learn_from_telemetry: bool, otel: bool) -> None:
+        """Shared state, warm start and shared learning (the store's per-minute rollups folded
+        into the statistics), OpenTelemetry."""
         self.shared_state = shared_state
         if shared_state is not None:
             shared_state.attach(self)
-        # warm start and shared learning: fold the store's per-minute rollups into the stats
         self.refresher: Any = None
-        if learn_from_telemetry and hasattr(telemetry, "load_rollups"):
+        if learn_from_telemetry and hasattr(self.telemetry, "load_rollups"):
             from policies.warmstart import RollupRefresher
 
-            self.refresher = RollupRefresher(self.stats, telemetry, clock=self.clock.time)
-        self._background: asyncio.Task[None] | None = None
-        self._timeouts: AttemptTimeouts | None = None
+            self.refresher = RollupRefresher(self.stats, self.telemetry, clock=self.clock.time)
         self._needs_background = shared_state is not None or self.refresher is not None
         if otel:
             from router.otel import instrument
 
             instrument(self)
+
+    def _default_retry(self) -> RetryPolicy:
+        from tenacity import stop_after_attempt
+
+        s = self.settings
+        return RetryPolicy(
+            stop=stop_after_attempt(s.max_attempts_per_deployment),
+            wait=wait_jittered_backoff(s.backoff_initial_s, s.backoff_max_s, rng=self.rng),
+        )
+
+    def _runtime(self, d: Deployment, listeners: tuple[pybreaker.CircuitBreakerListener, ...]) -> DeploymentRuntime:
+        """The breaker, retry budget, attempt timeout and redactor of deployment ``d``."""
+        s = self.settings
+        breaker = (DeploymentBreaker if s.breakers_enabled else PassThroughBreaker)(
+            d.key, s.breaker, clock_time=self.clock.time, rng=self.rng, listeners=listeners, on_change=self._on_breaker_change
+        )
+        budget = RetryBudget(s.retry_budget_tokens, s.retry_budget_ratio) if s.retry_budget_enabled else UnlimitedRetryBudget()
+        redactor = Redactor.for_adapter(d.adapter)
+        redact_http_logs(redactor)
+        return DeploymentRuntime(breaker=breaker, budget=budget, timeout=d.attempt_timeout_s or s.attempt_timeout_s, redact=redactor)
 
     # -- configuration ------------------------------------------------------------------
     def add_tier(self, tier: Tier) -> None:
@@ -336,10 +306,10 @@ class Router:
         now = clock.time()
         deadline = t0 + (deadline_s or self.settings.deadline_s)
         plan = self._plan(tier, task_type, now, est_tokens)
-        call = _Call(self, tier, plan, task_type, tags, messages, params, est_tokens, t0, now, deadline)
-        call.options = options
-        if stream:
-            call.stream = True
+        call = Call(
+            self, tier=tier, plan=plan, task_type=task_type, tags=tags, messages=messages, params=params,
+            est_tokens=est_tokens, t0=t0, started=now, deadline=deadline, options=options, stream=stream,
+        )  # fmt: skip
         return await call.run()
 
     async def aembedding(
@@ -370,9 +340,10 @@ class Router:
         t0, now = self.clock.monotonic(), self.clock.time()
         plan = self._plan(tier, task_type, now, est_tokens)
         deadline = t0 + (deadline_s or self.settings.deadline_s)
-        call = _Call(self, tier, plan, task_type, tags, [], {**params, "input": input}, est_tokens, t0, now, deadline)
-        call.options = options
-        call.operation = "embeddings"
+        call = Call(
+            self, tier=tier, plan=plan, task_type=task_type, tags=tags, messages=[], params={**params, "input": input},
+            est_tokens=est_tokens, t0=t0, started=now, deadline=deadline, options=options, operation="embeddings",
+        )  # fmt: skip
         return await call.run()
 
     def _start_background(self) -> None:
@@ -426,557 +397,3 @@ class Router:
             close = getattr(d.adapter, "aclose", None)
             if close is not None:
                 await close()
-
-
-class _Call:
-    """One call's walk down the chain. Kept as an object so the path reads top to bottom."""
-
-    __slots__ = (
-        "r",
-        "tier",
-        "plan",
-        "task_type",
-        "tags",
-        "messages",
-        "params",
-        "est_tokens",
-        "t0",
-        "started",
-        "deadline",
-        "call_id",
-        "attempts",
-        "tried",
-        "skipped",
-        "retries",
-        "last_exc",
-        "min_context",
-        "sent_any",
-        "last_key",
-        "n_skipped",
-        "stream",
-        "started_dt",
-        "options",
-        "operation",
-    )
-
-    def __init__(
-        self,
-        r: Router,
-        tier: Tier,
-        plan: Plan,
-        task_type: str,
-        tags: dict[str, str],
-        messages: Sequence[Mapping[str, Any]],
-        params: dict[str, Any],
-        est_tokens: int,
-        t0: float,
-        started: float,
-        deadline: float,
-    ) -> None:
-        self.r = r
-        self.tier = tier
-        self.plan = plan
-        self.task_type = task_type
-        self.tags = tags  # a fresh dict, checked by the caller
-        self.messages = messages
-        self.params = params
-        self.est_tokens = est_tokens
-        self.t0 = t0
-        self.started = started
-        self.deadline = deadline
-        self.call_id = f"{r._id_prefix}-{next(r._ids):x}"
-        self.attempts: list[AttemptRecord] = []
-        self.tried: list[str] = []
-        self.skipped: list[SkippedDeployment] = [SkippedDeployment(c.key, reason) for c, reason in plan.skipped] if plan.skipped else []
-        self.retries = 0
-        self.last_exc: BaseException | None = None
-        self.min_context: int | None = None
-        self.sent_any = False
-        self.last_key: str | None = None
-        self.n_skipped = 0
-        self.stream = False  # stream=True: the attempt ends at the first chunk, see router.streaming
-        self.started_dt = _fromts(started, _UTC)
-        self.options: CallOptions | None = None  # the SDK's request options, when given
-        self.operation = "chat"  # or "embeddings" (adapter.embed, a CreateEmbeddingResponse)
-
-    async def run(self) -> ChatCompletion:
-        r = self.r
-        order: Sequence[Deployment] = self.plan.order
-        if self.plan.skipped:  # deployments the policy demoted are still tried, last, before failing the caller
-            order = [*order, *(c for c, _ in self.plan.skipped if c not in order)]
-        held_back: list[tuple[float, str, Deployment]] = []
-        if self.plan.degraded_everywhere:
-            r.degraded_budget.on_degraded_call()
-        try:
-            for dep in order:
-                result = await self._try_deployment(dep, held_back, forced=False)
-                if result is not None:
-                    return result
-                if self._stop_now():
-                    break
-            if held_back and r.settings.panic_routing and not self._stop_now():
-                # what was open to the call failed (or nothing was): as Envoy's panic routing, try
-                # the held-back deployments anyway before failing the caller, likeliest to have
-                # recovered first, one attempt each and no retries (failing fast while some
-                # deployment may answer turns a partial outage into a full one)
-                opened = sorted(
-                    (h for h in held_back if h[1] != "retry_after"),
-                    key=lambda h: (r._rt[h[2].key].breaker.probe_in_flight, h[0]),
-                )
-                quota = sorted((h for h in held_back if h[1] == "retry_after"), key=lambda h: h[0])
-                for _, _, dep in opened:
-                    result = await self._try_deployment(dep, [], forced=True)
-                    if result is not None:
-                        return result
-                    if self._stop_now():
-                        break
-                else:
-                    if quota:  # then the quota window that ends first, if waiting for it fits
-                        until, _, dep = quota[0]
-                        wait = until - r.clock.time()
-                        if wait <= r.settings.max_retry_after_s and r.clock.monotonic() + wait < self.deadline:
-                            await r.clock.sleep(wait)
-                            result = await self._try_deployment(dep, [], forced=True)
-                            if result is not None:
-                                return result
-        except asyncio.CancelledError:
-            self._finish_failure("cancelled", "the caller cancelled the call", raise_error=False)
-            raise
-        raise self._finish_failure(None, None, raise_error=True)  # type: ignore[misc]
-
-    def _stop_now(self) -> bool:
-        exc = self.last_exc
-        if isinstance(exc, ProviderError):
-            rule = self.tier.rules.get(exc.error_type)
-            if rule is not None and not rule.fallback:
-                return True
-        return self.r.clock.monotonic() >= self.deadline
-
-    def _skip(self, dep: Deployment, position: int, reason: str, error_type: str) -> None:
-        self.n_skipped += 1
-        self.skipped.append(SkippedDeployment(dep.key, reason))
-        self.attempts.append(
-            AttemptRecord(
-                call_id=self.call_id,
-                position=position,
-                retry_number=0,
-                deployment=dep.key,
-                provider=dep.provider,
-                model=dep.model,
-                outcome="skipped",
-                error_type=error_type,
-                latency_ms=0.0,
-                started_at=_fromts(self.r.clock.time(), _UTC),
-            )
-        )
-
-    async def _try_deployment(
-        self, dep: Deployment, held_back: list[tuple[float, str, Deployment]], *, forced: bool
-    ) -> ChatCompletion | None:
-        r = self.r
-        clock = r.clock
-        key = dep.key
-        rt = r._rt[key]
-        position = len(self.tried) + self.n_skipped
-        if self.min_context is not None and (dep.context_window or 0) <= self.min_context:
-            self._skip(dep, position, "context window too small", "context_length")
-            return None
-        # the gate: a Retry-After window, then the breaker (a forced attempt passes both)
-        now = clock.time()
-        breaker = rt.breaker
-        probe = False
-        if not forced:
-            cool = r._cooldown.get(key)
-            if cool is not None and cool > now:
-                self._skip(dep, position, f"retry_after ({cool - now:.1f}s left)", "rate_limited")
-                held_back.append((cool, "retry_after", dep))
-                self.last_exc = RateLimitedError(f"held back by Retry-After for {cool - now:.1f}s", deployment=key)
-                return None
-        if forced:
-            probe = breaker.force_probe()  # False when another probe is out: a panic attempt
-        else:
-            try:
-                probe = breaker.admit(now)
-            except CircuitOpenError as exc:
-                self._skip(dep, position, "circuit_open", "circuit_open")
-                held_back.append((breaker.open_until, "circuit_open", dep))
-                self.last_exc = exc
-                return None
-
-        self.tried.append(key)
-        self.last_key = key
-        msgs = self.messages
-        request = ProviderRequest(dep.model, msgs if type(msgs) is list else list(msgs), self.params, self.task_type, self.est_tokens)
-        opts = self.options
-        redact = rt.redact
-        if opts is not None:
-            request.extra_headers, request.extra_query, request.extra_body = opts.extra_headers, opts.extra_query, opts.extra_body
-            if opts.extra_headers:
-                redact = redact.with_secrets(opts.extra_headers.values())  # header values this call sends
-        adapter = dep.adapter
-        send = one_shot_stream(adapter) if self.stream else adapter.send if self.operation == "chat" else embed_sender(adapter)
-        rules = self.tier.rules
-        state = None
-        retry_number = 0
-        while True:
-            # the last attempt is cut a little before the deadline, leaving time to record and raise
-            a0 = clock.monotonic()
-            remaining = self.deadline - a0 - _DEADLINE_GUARD_S
-            if remaining <= 0:
-                breaker.on_neutral(probe)
-                return None
-            timeout = rt.timeout if rt.timeout < remaining else remaining
-            started = self.started + (a0 - self.t0)  # wall time, from the one clock read
-            self.sent_any = True
-            resp = None
-            try:
-                if adapter.enforces_timeout:
-                    resp = await send(request, timeout=timeout)
-                else:
-                    loop = asyncio.get_running_loop()
-                    timers = r._timeouts
-                    if timers is None or timers.loop is not loop:
-                        timers = r._timeouts = AttemptTimeouts(loop)
-                    task = asyncio.current_task()
-                    entry = timers.arm(loop.time() + timeout, task)  # type: ignore[arg-type]
-                    try:
-                        resp = await send(request, timeout=timeout)
-                    except asyncio.CancelledError:
-                        if AttemptTimeouts.fired(entry) and task.uncancel() == 0:  # type: ignore[union-attr]
-                            raise ProviderTimeoutError(f"no answer within {timeout:.3f}s", deployment=key) from None
-                        raise
-                    finally:
-                        timers.disarm(entry)
-                self._check_answer(resp)
-            except ProviderError as exc:
-                err: ProviderError = exc
-                redact.error(err)  # the one boundary: provider text scrubbed before it is kept
-                local_fault = False
-                if resp is not None and self.stream:
-                    await resp.aclose()  # a stream whose first chunk was unusable
-            except asyncio.CancelledError:
-                breaker.on_neutral(probe)
-                self._attempt(dep, position, retry_number, "cancelled", "cancelled", None, clock.monotonic() - a0, started)
-                raise
-            except Exception as exc:  # noqa: BLE001 - an adapter bug must not escape as a raw error
-                # our side's fault (the adapter's code, or an argument it could not encode), never
-                # the deployment's health: not counted against its breaker, retry budget or stats
-                log.warning("adapter for %s raised %s; treated as invalid_response", key, type(exc).__name__)
-                err = InvalidResponseError(f"adapter raised {type(exc).__name__}", deployment=key)
-                local_fault = True
-            else:
-                end = clock.monotonic()
-                latency = end - a0
-                if forced and not probe:
-                    breaker.on_panic_success()
-                else:
-                    breaker.on_success(probe)
-                rt.budget.on_success()
-                r.stats.observe(key, True, None, latency, started + latency)
-                self._attempt(dep, position, retry_number, "success", None, resp.http_status, latency, started)
-                return self._finish_success(dep, resp, end)
-
-            # -- a failed attempt --------------------------------------------------------
-            latency = clock.monotonic() - a0
-            if err.deployment is None:
-                err.deployment = key
-            etype = err.error_type
-            self.last_exc = err
-            self._attempt(dep, position, retry_number, "error", etype, err.status, latency, started)
-            now = started + latency
-            if local_fault:
-                breaker.on_neutral(probe)
-                return None  # no retry here (the same code would fail the same way), nothing counted
-            r.stats.observe(key, False, etype, latency, now)
-            rule = rules.get(etype)
-            if rule is None or rule.breaker:
-                breaker.on_failure(err, probe)
-                rt.budget.on_failure()
-            else:
-                breaker.on_neutral(probe)
-            probe = False
-            if etype == "auth":
-                r.stats.flag_misconfigured(key, f"auth failed (HTTP {err.status})")
-                log.warning("deployment %s rejected our credentials (HTTP %s): check its API key", key, err.status)
-            elif etype == "context_length":
-                self.min_context = max(dep.context_window or self.est_tokens, self.min_context or 0)
-            if rule is not None and not rule.fallback and not rule.retry:
-                return None
-            wait_retry_after = False
-            if etype == "rate_limited" and r.settings.honour_retry_after:
-                if err.spend_limit:
-                    r.set_cooldown(key, now + r.settings.max_retry_after_s, "spend_limit")
-                    return None
-                if err.retry_after is not None:
-                    r.set_cooldown(key, now + err.retry_after, "retry_after")
-                    # honour it here only when nothing else in the chain can take the call
-                    if self._others_available(dep) or err.retry_after > r.settings.max_retry_after_s:
-                        return None
-                    wait_retry_after = True
-            # -- retry here, or move on? -------------------------------------------------
-            if state is None:
-                state = new_retry_state(a0, rules)
-            set_failure(state, err, a0 + latency)  # monotonic, like the state's start
-            delay = r.retry.next_delay(state)
-            if delay is None or (opts is not None and opts.max_retries is not None and retry_number >= opts.max_retries):
-                return None
-            past_stop = False  # this retry took a token of the chain-wide degraded budget
-            if forced:
-                if not self._retry_past_stop():
-                    return None  # the last resort gets one attempt (unless degraded everywhere)
-                past_stop = True
-            if wait_retry_after:
-                delay = max(delay, err.retry_after or 0.0)
-            if not past_stop and not rt.budget.allows_retry():
-                if not self._retry_past_stop():
-                    return None
-                past_stop = True
-            retry_at = clock.monotonic() + delay
-            if retry_at >= self.deadline:
-                return None
-            if (
-                etype == "timeout"
-                and r.settings.keep_time_to_fall_back
-                and retry_at + 2.0 * rt.timeout > self.deadline
-                and self._others_available(dep)
-            ):
-                return None  # another timeout here would leave no time to fall back: fall back now
-            if delay > 0:
-                await clock.sleep(delay)
-            try:
-                probe = breaker.admit(clock.time())
-            except CircuitOpenError:
-                if not past_stop and not self._retry_past_stop():
-                    return None
-                probe = False  # through the open breaker, which only its own probe moves
-            state.prepare_for_next_attempt()
-            state.idle_for += delay
-            retry_number += 1
-            self.retries += 1
-
-    def _retry_past_stop(self) -> bool:
-        """Whether a retry that a budget, an open breaker or the one-attempt rule of a last
-        resort would stop goes ahead: only when the plan is degraded everywhere, and within
-        the router's chain-wide budget (``router.resilience.degraded``)."""
-        return self.plan.degraded_everywhere and self.r.degraded_budget.spend()
-
-    def _check_answer(self, resp: Any) -> None:
-        """What an adapter returned, checked before it counts as a success: token counts in
-        range and text content, or a stream's first chunk well formed (``InvalidResponseError``)."""
-        if self.stream:
-            check_chunk(resp.first)
-            return
-        try:
-            token_count(resp.input_tokens, "usage.prompt_tokens")
-            token_count(resp.output_tokens, "usage.completion_tokens")
-            if resp.content is not None and type(resp.content) is not str:
-                raise ValueError(f"content is a {type(resp.content).__name__}, not a string")
-            if resp.body is not None and self.operation == "chat":
-                _check_body(resp.body)
-        except (ValueError, AttributeError) as exc:
-            raise InvalidResponseError(f"unusable answer ({exc})", status=getattr(resp, "http_status", None)) from None
-
-    def _others_available(self, current: Deployment) -> bool:
-        r = self.r
-        now = r.clock.time()
-        for c in itertools.chain(self.plan.order, (c for c, _ in self.plan.skipped)):
-            if c is current or c.key in self.tried:
-                continue
-            if r._cooldown.get(c.key, 0.0) > now:
-                continue
-            br = r._rt[c.key].breaker
-            if br.state == "closed" or (br.open_until <= now and not br.probe_in_flight):
-                return True
-        return False
-
-    def _attempt(
-        self,
-        dep: Deployment,
-        position: int,
-        retry_number: int,
-        outcome: str,
-        error_type: str | None,
-        status: int | None,
-        latency_s: float,
-        started: float,
-    ) -> None:
-        self.attempts.append(
-            AttemptRecord(
-                self.call_id,
-                position,
-                retry_number,
-                dep.key,
-                dep.provider,
-                dep.model,
-                outcome,
-                error_type,
-                status,
-                latency_s * 1000.0,
-                self.started_dt if started - self.started < 0.001 else _fromts(started, _UTC),
-            )
-        )
-
-    def _base_record(self, dep: Deployment, end: float | None = None) -> LLMCallRecord:
-        first = self.plan.order[0]
-        fallback = dep is not first
-        if end is None:
-            end = self.r.clock.monotonic()
-        # positional, in field order (see telemetry.records): this runs on every call
-        return LLMCallRecord(
-            self.call_id,
-            self.started_dt,
-            dep.provider,
-            dep.model,
-            self.tier.name,
-            self.task_type,
-            0,
-            0,
-            0.0,
-            int((end - self.t0) * 1000),
-            fallback,
-            self.tried,
-            first.provider if fallback else None,
-            first.model if fallback else None,
-            self.retries,
-            self.r._rt[dep.key].breaker.state,
-            True,
-            None,
-            None,
-            dep.key,
-            None,
-            None,
-            self.plan.policy,
-            list(self.plan.order_keys),
-            self.skipped,
-            self.tags,
-            self.attempts,
-        )
-
-    def _emit(self, rec: LLMCallRecord) -> None:
-        r = self.r
-        sink = r.telemetry
-        if sink is not None:
-            sink.submit(rec)
-        for hook in r.hooks:
-            try:
-                hook(rec)
-            except Exception:  # noqa: BLE001 - a hook must never fail a call
-                log.exception("telemetry hook %r failed", hook)
-
-    def _finish_success(self, dep: Deployment, resp: Any, end: float) -> Any:
-        rec = self._base_record(dep, end)
-        if self.stream:
-            return self._open_stream(dep, rec, resp, end)
-        _scrub_answer(resp, self.r._rt[dep.key].redact)
-        if resp.body is not None and self.operation == "chat":  # what the caller reads first is there, as the API always sends it
-            body = resp.body
-            if type(body.get("id")) is not str:
-                body["id"] = f"chatcmpl-{self.call_id}"
-            if type(body.get("model")) is not str:
-                body["model"] = resp.model or dep.model
-            if type(body.get("created")) is not int:
-                body["created"] = int(self.started)
-        rec.input_tokens = resp.input_tokens
-        rec.output_tokens = resp.output_tokens
-        rec.cost = dep.cost(resp.input_tokens, resp.output_tokens)
-        rec.request_id = resp.response_id
-        if resp.ttft_s is not None:
-            rec.ttft_ms = int(resp.ttft_s * 1000)
-        self._emit(rec)
-        facts = RoutingFacts(dep.provider, dep.key, self.call_id, rec.fallback_used, self.retries)
-        if self.operation == "embeddings":
-            return routed_embedding(resp, facts)
-        return routed_completion(resp, facts, created=int(self.started), model=dep.model)
-
-    def _open_stream(self, dep: Deployment, rec: LLMCallRecord, pstream: Any, first_at: float) -> AsyncChatCompletionStream:
-        """Hand the caller the stream; the record is completed and written when it ends."""
-        r = self.r
-        rec.ttft_ms = int((first_at - self.t0) * 1000)
-
-        def finish(input_tokens: int, output_tokens: int, error: ProviderError | None, *, cancelled: bool = False) -> LLMCallRecord:
-            end = r.clock.monotonic()
-            rec.input_tokens = input_tokens
-            rec.output_tokens = output_tokens
-            rec.cost = dep.cost(input_tokens, output_tokens)
-            rec.latency_ms = int((end - self.t0) * 1000)
-            if cancelled:  # the caller's choice: recorded, counted against nothing
-                rec.success = False
-                rec.error_type = "cancelled"
-                rec.error_message = "the caller cancelled the stream"
-            elif error is not None:
-                rec.success = False
-                rec.error_type = error.error_type
-                rec.error_message = str(error)[:500]
-                r.stats.observe(dep.key, False, error.error_type, end - first_at, r.clock.time())
-            self._emit(rec)
-            return rec
-
-        facts = RoutingFacts(dep.provider, dep.key, self.call_id, rec.fallback_used, self.retries)
-        opts = self.params.get("stream_options")
-        wants_usage = isinstance(opts, Mapping) and bool(opts.get("include_usage"))
-        rt = r._rt[dep.key]
-        return AsyncChatCompletionStream(
-            pstream,
-            finish,
-            facts=facts,
-            est_input=self.est_tokens,
-            include_usage=wants_usage,
-            limits=StreamLimits(idle_s=rt.timeout, deadline=self.deadline, monotonic=r.clock.monotonic),
-            redact=rt.redact.error,
-        )
-
-    def _finish_failure(self, error_type: str | None, message: str | None, *, raise_error: bool) -> RoutingError | None:
-        r = self.r
-        dep = r.deployments[self.last_key] if self.last_key else self.plan.order[0]
-        exc = self.last_exc
-        if error_type is None:
-            if isinstance(exc, ProviderError) and self.sent_any:
-                error_type = exc.error_type
-            elif not self.sent_any:
-                error_type = exc.error_type if isinstance(exc, ProviderError) else "circuit_open"
-            else:
-                error_type = "timeout"  # the deadline ran out before any attempt answered
-        if message is None:
-            tried = ", ".join(self.tried) or "none"
-            message = f"all deployments of tier {self.tier.name!r} failed (tried: {tried}); last error: {exc}"
-        rec = self._base_record(dep)
-        rec.success = False
-        rec.error_type = error_type
-        rec.error_message = message[:500]
-        self._emit(rec)
-        err = routing_error(
-            message, error_type=error_type, call_id=self.call_id, attempts=self.attempts, record=rec, last_error=exc
-        )
-        return err if raise_error else None
-
-
-def _scrub_answer(resp: ProviderResponse, redact: Redactor) -> None:
-    """The provider-written ids and model name of an answer, scrubbed (and kept only when they
-    are strings): they go into the record and the caller's response."""
-    for name in ("response_id", "request_id", "model"):
-        v = getattr(resp, name)
-        if v is not None:
-            setattr(resp, name, redact.text(v[:200]) if type(v) is str else None)
-    body = resp.body
-    if body is not None:
-        for name in ("id", "model", "system_fingerprint"):
-            v = body.get(name)
-            if type(v) is str:
-                body[name] = redact.text(v)
-
-
-def _check_body(body: dict[str, Any]) -> None:
-    """The parts of a kept ``chat.completion`` body a caller reads first: every choice an object
-    with an integer ``index`` and a ``message`` object (string ``role``, string or null
-    ``content``), ``finish_reason`` a string or null. ``ValueError`` otherwise."""
-    choices = body.get("choices")
-    if type(choices) is not list or not choices:
-        raise ValueError("choices is not a non-empty list")
-    for c in choices:
-        if type(c) is not dict or type(c.get("index")) is not int or type(c.get("message")) is not dict:
-            raise ValueError("a choice lacks an integer index or a message object")
-        m = c["message"]
-        if type(m.get("role", "assistant")) is not str or (m.get("content") is not None and type(m.get("content")) is not str):
-            raise ValueError("a message has a role or content of the wrong type")
-        if c.get("finish_reason") is not None and type(c.get("finish_reason")) is not str:
-            raise ValueError("finish_reason is not a string")

@@ -52,7 +52,9 @@ def test_success_resets_consecutive_count() -> None:
     for _ in range(10):
         fail(b)
         fail(b)
+        assert b.consecutive_failures == 2
         b.on_success(False)
+        assert b.consecutive_failures == 0  # a third failure now counts one, not three
     assert b.state == "closed"
 
 

@@ -111,7 +111,7 @@ async def test_slow_responses_past_the_deadline(server: FakeProviderServer) -> N
     with pytest.raises(RoutingError) as info:
         await router.acompletion("capable", MSGS)
     elapsed = time.perf_counter() - t0
-    assert 0.49 <= elapsed < 0.55
+    assert elapsed < 0.5 + 1.0  # the exact cut is checked on virtual time (test_attempt_timer.py)
     assert info.value.error_type == "timeout"
     assert [a.error_type for a in info.value.attempts] == ["timeout", "timeout"]
     assert sink.records[-1].latency_ms <= 550

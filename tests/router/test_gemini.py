@@ -108,7 +108,10 @@ async def test_the_router_waits_out_retry_info(server: FakeProviderServer) -> No
     router = build(server, sink)
     server.script("g", [Fault.status(429, retry_after="0.05")])
     resp = await router.acompletion(G, MSGS)  # the deployment alone: nowhere to fall back to
-    assert resp.deployment == G and [a.error_type for a in sink.records[-1].attempts] == ["rate_limited", None]
+    first, second = sink.records[-1].attempts
+    assert resp.deployment == G and [first.error_type, second.error_type] == ["rate_limited", None]
+    waited = (second.started_at - first.started_at).total_seconds() - first.latency_ms / 1000
+    assert waited >= 0.05 - 1e-3  # the RetryInfo delay was waited out before the retry (backoff alone is ~1 ms)
     await router.aclose()
 
 
