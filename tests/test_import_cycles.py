@@ -20,10 +20,12 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _eager_imports(tree: ast.Module, module: str, is_package: bool, *, typing: bool = False) -> set[str]:
+def _eager_imports(tree: ast.Module, module: str, is_package: bool, *, typing: bool = False, lazy: bool = False) -> set[str]:
     """Modules named by imports that run when ``module`` is imported (``typing``: and those
-    under ``if TYPE_CHECKING:``)."""
+    under ``if TYPE_CHECKING:``; ``lazy``: every import anywhere, in functions too)."""
     found: set[str] = set()
+    if lazy:
+        typing = True
 
     def visit(body: list[ast.stmt]) -> None:
         for node in body:
@@ -47,15 +49,19 @@ def _eager_imports(tree: ast.Module, module: str, is_package: bool, *, typing: b
                 found.update(f"{base}.{a.name}" for a in node.names)
 
     visit(tree.body)
+    if lazy:
+        for fn in ast.walk(tree):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                visit(fn.body)
     return found
 
 
-def import_graph(*, typing: bool = False) -> dict[str, set[str]]:
+def import_graph(*, typing: bool = False, lazy: bool = False) -> dict[str, set[str]]:
     files = {_module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for name, path in files.items():
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        deps = _eager_imports(tree, name, path.name == "__init__.py", typing=typing)
+        deps = _eager_imports(tree, name, path.name == "__init__.py", typing=typing, lazy=lazy)
         graph[name] = {d for d in deps if d in files and d != name}
     return graph
 
@@ -131,3 +137,21 @@ def test_packages_import_one_way() -> None:
             assert tops <= {"telemetry"}, (module, deps)
         elif top == "policies":
             assert tops <= {"policies", "telemetry"}, (module, deps)
+
+
+# cycles through imports inside functions (lazy by design, each import runs on first use), as
+# farm-studio draws them on 2026-12-01: each in another helper's modules, reported to them;
+# listed so that a new one fails, and so does one of these being broken (take it off then)
+KNOWN_LAZY_CYCLES = [
+    ["policies.changes", "policies.folds", "policies.stats"],
+    ["router.errors", "router.sdk_errors"],
+    ["router._schema", "router.validation"],
+    ["router.report.cli", "router.report.page", "router.report.plots"],
+    ["router.sim.scenario", "router.sim.scenario_schema"],
+    ["router.testing.fake_cli", "router.testing.fake_provider"],
+]
+
+
+def test_cycles_through_lazy_imports_are_the_known_ones() -> None:
+    found = cycles(_without_package_inits(import_graph(lazy=True)))
+    assert sorted(found) == sorted(KNOWN_LAZY_CYCLES), f"import cycles (imports in functions included): {found}"
