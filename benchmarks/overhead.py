@@ -9,7 +9,12 @@ by side.
     python benchmarks/overhead.py [--calls 20000] [--policy static --policy adaptive]
 
 The last line is one JSON object: direct_p50_us, router_p50_us, overhead_p50_us,
-overhead_p99_us, calls (for the first policy), plus ``policies`` with the same per policy.
+overhead_p99_us, calls (for the first policy), plus ``policies`` with the same per policy,
+and ``response_path``: what the caller's object costs, per response, measured side by side on
+one provider body (the router's lazily built ``ChatCompletion``: construction on the call
+path, the first read of ``choices``, ``model_dump()``; eager alternatives for comparison: our
+models' ``model_validate``, and the ``openai`` SDK's ``model_validate`` / ``construct`` when
+installed).
 """
 
 from __future__ import annotations
@@ -86,11 +91,54 @@ async def _measure(calls: int, policies: list[str], telemetry: Any) -> dict[str,
     return out
 
 
+_BODY = {
+    "id": "chatcmpl-bench", "object": "chat.completion", "created": 1_700_000_000, "model": "gpt-4o-2024-08-06",
+    "system_fingerprint": "fp_bench", "service_tier": "default",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Looks fine.", "refusal": None, "annotations": []}, "logprobs": None, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 19, "completion_tokens": 4, "total_tokens": 23, "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+              "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}},
+}
+
+
+def _response_path(n: int) -> dict[str, float]:
+    """p50 in µs per response of each way to hand the caller an object, interleaved in one loop."""
+    from router.facts import RoutingFacts
+    from router.types.chat import ChatCompletion
+
+    ways: dict[str, Any] = {
+        "lazy_construct": lambda: ChatCompletion.routed(_BODY, RoutingFacts()),
+        "lazy_construct_and_first_read": lambda: ChatCompletion.routed(_BODY, RoutingFacts()).choices,
+        "ours_model_validate": lambda: ChatCompletion.model_validate(_BODY),
+    }
+    dumped = ChatCompletion.lazy(_BODY)
+    dumped.choices  # noqa: B018 - built once, then dumped
+    ways["model_dump"] = dumped.model_dump
+    try:
+        from openai.types.chat import ChatCompletion as SDKChatCompletion
+    except ImportError:
+        pass
+    else:
+        ways["sdk_model_validate"] = lambda: SDKChatCompletion.model_validate(_BODY)
+        ways["sdk_construct"] = lambda: SDKChatCompletion.construct(**_BODY)
+    for f in ways.values():
+        f()
+    times: dict[str, list[float]] = {k: [] for k in ways}
+    pc = time.perf_counter
+    gc.collect()
+    for _ in range(n):
+        for k, f in ways.items():
+            t = pc()
+            f()
+            times[k].append(pc() - t)
+    return {k: round(_pct(sorted(v), 0.5) * 1e6, 2) for k, v in times.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=20000)
     ap.add_argument("--policy", action="append", help="policy to measure (repeatable); default: static and adaptive")
     ap.add_argument("--no-telemetry", action="store_true", help="measure without a telemetry backend")
+    ap.add_argument("--responses", type=int, default=5000, help="responses per way in the response-path comparison (0: skip)")
     args = ap.parse_args(argv)
     from policies import policy_names
 
@@ -115,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         summary["policy_cost_p50_us"] = {
             p: round(row["router_p50_us"] - res["static"]["router_p50_us"], 2) for p, row in res.items() if p != "static"
         }
+    if args.responses:
+        summary["response_path"] = path = _response_path(args.responses)
+        print("  response path p50 (us): " + ", ".join(f"{k} {v:.1f}" for k, v in path.items()), file=sys.stderr)
     print(json.dumps(summary))
     return 0
 

@@ -52,4 +52,4 @@ def routed_embedding(resp: ProviderResponse, facts: RoutingFacts) -> Any:
     """The ``CreateEmbeddingResponse`` handed to the caller (validated on first read)."""
     from router.types.embeddings import CreateEmbeddingResponse
 
-    return CreateEmbeddingResponse.lazy(resp.body or {}, _routing=facts, _request_id=resp.request_id, _http=(resp.http_status, resp.headers))
+    return CreateEmbeddingResponse.routed(resp.body or {}, facts, resp.request_id, (resp.http_status, resp.headers))

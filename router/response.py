@@ -45,7 +45,7 @@ def routed_completion(resp: ProviderResponse, facts: RoutingFacts, *, created: i
     body = completion_body(resp, id_=f"chatcmpl-{facts.call_id}", created=created, model=model)
     from router.types.chat import ChatCompletion  # loaded with the Router (pydantic: kept off ``import router``)
 
-    return ChatCompletion.lazy(body, _routing=facts, _request_id=resp.request_id, _http=(resp.http_status, resp.headers))
+    return ChatCompletion.routed(body, facts, resp.request_id, (resp.http_status, resp.headers))
 
 
 def __getattr__(name: str) -> Any:

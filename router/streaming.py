@@ -263,7 +263,7 @@ class AsyncChatCompletionStream:
             text = delta.get("content") if type(delta) is dict else None
             if type(text) is str:
                 self._chars += len(text)
-        return _chunk_type().lazy(data, _routing=self._facts)
+        return _chunk_type().routed(data, self._facts)
 
     async def __anext__(self) -> ChatCompletionChunk:
         if self._first is not None:
@@ -274,7 +274,7 @@ class AsyncChatCompletionStream:
         while True:
             if self._usage_chunk is not None:
                 data, self._usage_chunk = self._usage_chunk, None
-                return _chunk_type().lazy(data, _routing=self._facts)
+                return _chunk_type().routed(data, self._facts)
             if self._done:
                 raise StopAsyncIteration
             try:

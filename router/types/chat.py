@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Optional, Union
 
 from pydantic import PrivateAttr
+from typing_extensions import Self
 
 from router.facts import RoutingFacts
 from router.types._base import LazyModel, OpenAIObject
@@ -159,6 +160,16 @@ class Routed(LazyModel):
     _routing: RoutingFacts = PrivateAttr(default=_NO_FACTS)
     _request_id: Optional[str] = PrivateAttr(default=None)
     _http: Any = PrivateAttr(default=None)  # (status, headers) of the serving answer, for with_raw_response
+
+    @classmethod
+    def routed(cls, body: dict[str, Any], facts: RoutingFacts, request_id: Optional[str] = None, http: Any = None) -> Self:
+        """``lazy`` for the call path: the private attributes set in one go."""
+        obj = cls.__new__(cls)
+        _set = object.__setattr__
+        _set(obj, "__pydantic_private__", {"_body": body, "_routing": facts, "_request_id": request_id, "_http": http})
+        _set(obj, "__pydantic_fields_set__", set())
+        _set(obj, "__pydantic_extra__", {})
+        return obj
 
     @property
     def routing(self) -> RoutingFacts:
