@@ -155,3 +155,13 @@ def test_response_format_param_passes_dicts_and_rejects_others() -> None:
     assert response_format_param({"type": "json_object"}) == {"type": "json_object"}
     with pytest.raises(Exception, match="response_format"):
         response_format_param(42)
+
+
+def test_sync_stream_helper_and_parse() -> None:
+    events = [chunk({"role": "assistant", "content": '{"name": "y", "attendees": ["a"]}'}, "stop")]
+    aclient = canned_client(Canned(lambda req: (200, {"content-type": "text/event-stream"}, sse(*events))), answering('{"name": "z", "attendees": []}'))
+    with Client(aclient.router) as client:
+        with client.chat.completions.stream(model="capable", messages=MSGS, response_format=Event) as stream:
+            kinds = [e.type for e in stream]
+            final = stream.get_final_completion()
+        assert kinds == ["chunk", "content.delta", "content.done"] and final.choices[0].message.parsed.name == "y"
