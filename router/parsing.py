@@ -14,6 +14,7 @@ from typing import Any
 import pydantic
 
 from router.errors import AttuneError, InvalidRequestError
+from router.sdk_errors import sdk_variant
 from router.types.chat import ChatCompletion
 from router.types.parsed import ParsedChatCompletion
 
@@ -21,10 +22,11 @@ __all__ = ["ContentFilterFinishReasonError", "LengthFinishReasonError", "parse_c
 
 
 class LengthFinishReasonError(AttuneError):
-    """The answer was cut at the token limit, so it cannot be parsed (the SDK's error of this name)."""
+    """The answer was cut at the token limit, so it cannot be parsed (raised as a subclass of
+    the SDK's error of this name too when ``openai`` is imported)."""
 
     def __init__(self, *, completion: ChatCompletion) -> None:
-        super().__init__(f"could not parse the response content: the length limit was reached - {completion.usage}")
+        Exception.__init__(self, f"could not parse the response content: the length limit was reached - {completion.usage}")
         self.completion = completion
 
 
@@ -32,7 +34,7 @@ class ContentFilterFinishReasonError(AttuneError):
     """The provider's content filter stopped the answer (the SDK's error of this name)."""
 
     def __init__(self, *, completion: ChatCompletion) -> None:
-        super().__init__("could not parse the response content: the request was rejected by the content filter")
+        Exception.__init__(self, "could not parse the response content: the request was rejected by the content filter")
         self.completion = completion
 
 
@@ -80,9 +82,9 @@ def parse_completion(completion: ChatCompletion, response_format: Any) -> Parsed
     model = response_format if isinstance(response_format, type) and issubclass(response_format, pydantic.BaseModel) else None
     for choice in parsed.choices:
         if choice.finish_reason == "length":
-            raise LengthFinishReasonError(completion=completion)
+            raise sdk_variant(LengthFinishReasonError)(completion=completion)
         if choice.finish_reason == "content_filter":
-            raise ContentFilterFinishReasonError(completion=completion)
+            raise sdk_variant(ContentFilterFinishReasonError)(completion=completion)
         msg = choice.message
         if msg.content is None or msg.refusal:
             continue

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -128,9 +128,10 @@ _STATUS_FOR_TYPE = {"rate_limited": 429, "circuit_open": 503, "overloaded": 503,
 
 
 _VARIANTS: dict[type, type] = {}
+_E = TypeVar("_E", bound=BaseException)
 
 
-def sdk_variant(cls: type[APIError]) -> type[APIError]:
+def sdk_variant(cls: type[_E]) -> type[_E]:
     """``cls`` also subclassing the ``openai`` SDK's class of the same name, when ``openai`` is
     imported; ``cls`` itself otherwise (importing the SDK on a failure would stall the loop)."""
     variant = _VARIANTS.get(cls)

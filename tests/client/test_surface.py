@@ -55,8 +55,9 @@ async def test_parse_refusal_and_length() -> None:
     from router.parsing import LengthFinishReasonError
 
     client = canned_client(answering('{"name": "la', finish="length"))
-    with pytest.raises(LengthFinishReasonError):
+    with pytest.raises(openai.LengthFinishReasonError) as info:  # the SDK's except clause catches ours
         await client.chat.completions.parse(model="capable", messages=MSGS, response_format=Event)
+    assert isinstance(info.value, LengthFinishReasonError) and info.value.completion.choices[0].finish_reason == "length"
     await client.aclose()
 
 
