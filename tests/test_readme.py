@@ -81,8 +81,14 @@ def test_python_example_runs(line: int, source: str, workdir: tuple[Path, FakePr
     monkeypatch.chdir(d)
     for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
         monkeypatch.setenv(var, "sk-readme-test")
-    before = server.total_requests
-    run_block(source, line)
+    from policies import policy_names, unregister_policy
+
+    before, policies_before = server.total_requests, set(policy_names())
+    try:
+        run_block(source, line)
+    finally:
+        for name in set(policy_names()) - policies_before:  # an example's register_policy stays in the example
+            unregister_policy(name)
     if "chat.completions" in source:
         assert server.total_requests > before  # it reached the (fake) provider
 
