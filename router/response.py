@@ -9,6 +9,7 @@ The routing facts (``resp.provider``, ``resp.deployment``, ``resp.call_id``,
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from router.facts import RoutingFacts
@@ -42,7 +43,9 @@ def completion_body(resp: ProviderResponse, *, id_: str, created: int, model: st
 
 def routed_completion(resp: ProviderResponse, facts: RoutingFacts, *, created: int, model: str) -> ChatCompletion:
     """The ``ChatCompletion`` handed to the caller (validated on first read)."""
-    body = completion_body(resp, id_=f"chatcmpl-{facts.call_id}", created=created, model=model)
+    body: Any = resp.body
+    if body is None:  # assembled on first read, like the validation
+        body = partial(completion_body, resp, id_=f"chatcmpl-{facts.call_id}", created=created, model=model)
     from router.types.chat import ChatCompletion  # loaded with the Router (pydantic: kept off ``import router``)
 
     return ChatCompletion.routed(body, facts, resp.request_id, (resp.http_status, resp.headers))

@@ -87,7 +87,7 @@ class LazyModel(OpenAIObject):
     (``model_construct``, nested objects as dicts) and logged, as the SDK builds responses
     without validation."""
 
-    _body: Optional[dict[str, Any]] = PrivateAttr(default=None)
+    _body: Any = PrivateAttr(default=None)  # the JSON body, or a function assembling it, until first read
 
     @classmethod
     def lazy(cls, body: dict[str, Any], **private: Any) -> Self:
@@ -109,6 +109,8 @@ class LazyModel(OpenAIObject):
         if body is None:
             return
         priv["_body"] = None
+        if callable(body):  # the body is assembled on first read too (adapters that translate)
+            body = body()
         cls = type(self)
         try:
             built: pydantic.BaseModel = _twin(cls).model_validate(body)
