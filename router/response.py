@@ -46,9 +46,18 @@ def routed_completion(resp: ProviderResponse, facts: RoutingFacts, *, created: i
     body: Any = resp.body
     if body is None:  # assembled on first read, like the validation
         body = partial(completion_body, resp, id_=f"chatcmpl-{facts.call_id}", created=created, model=model)
-    from router.types.chat import ChatCompletion  # loaded with the Router (pydantic: kept off ``import router``)
+    return (_ChatCompletion or _load()).routed(body, facts, resp.request_id, (resp.http_status, resp.headers))
 
-    return ChatCompletion.routed(body, facts, resp.request_id, (resp.http_status, resp.headers))
+
+_ChatCompletion: Any = None  # router.types.chat.ChatCompletion once loaded (pydantic: kept off ``import router``)
+
+
+def _load() -> Any:
+    global _ChatCompletion
+    from router.types.chat import ChatCompletion
+
+    _ChatCompletion = ChatCompletion
+    return ChatCompletion
 
 
 def __getattr__(name: str) -> Any:

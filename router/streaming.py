@@ -49,10 +49,15 @@ __all__ = [
 ]
 
 
-def _chunk_type() -> type[ChatCompletionChunk]:
-    from router.types.chat_chunk import ChatCompletionChunk  # loaded with the Router (pydantic: kept off ``import router``)
+_CHUNK: list[Any] = []  # router.types.chat_chunk.ChatCompletionChunk once loaded (pydantic: kept off ``import router``)
 
-    return ChatCompletionChunk
+
+def _chunk_type() -> type[ChatCompletionChunk]:
+    if not _CHUNK:
+        from router.types.chat_chunk import ChatCompletionChunk
+
+        _CHUNK.append(ChatCompletionChunk)
+    return _CHUNK[0]  # type: ignore[no-any-return]
 
 
 def __getattr__(name: str) -> Any:
