@@ -37,9 +37,11 @@ def config(server: FakeProviderServer) -> dict[str, Any]:
             "openai/gpt-4o": {"model": "gpt-4o", "base_url": server.url_for("a"), "api_key_env": "OPENAI_API_KEY"},
             "anthropic/claude-sonnet-4": {"model": "claude-sonnet-4-20250514", "api": "anthropic", "base_url": server.base_for("b"), "api_key_env": "ANTHROPIC_API_KEY"},
             "local/llama": {"model": "llama-3.1-70b", "base_url": server.url_for("c"), "price": {"input_per_mtok": 0.5, "output_per_mtok": 0.8}},
+            "openai/text-embedding-3-small": {"model": "text-embedding-3-small", "base_url": server.url_for("e"), "api_key_env": "OPENAI_API_KEY"},
         },
         "tiers": {
             "capable": {"chain": ["openai/gpt-4o", "anthropic/claude-sonnet-4", "local/llama"], "policy": "adaptive"},
+            "embed": {"chain": ["openai/text-embedding-3-small"], "policy": "static"},
         },
     }
 
@@ -69,7 +71,7 @@ PY = blocks("python")
 
 def test_the_readme_has_the_examples_this_test_expects() -> None:
     sources = "\n".join(src for _, src in PY)
-    for needle in ("stream=True", "Client.from_config", "except openai.RateLimitError", "from_litellm", "with_raw_response", "models.list"):
+    for needle in ("stream=True", "Client.from_config", "except openai.RateLimitError", "parse(", "embeddings.create", "from_litellm", "with_raw_response", "models.list"):
         assert needle in sources, needle
 
 
@@ -95,7 +97,10 @@ def test_python_example_runs(line: int, source: str, workdir: tuple[Path, FakePr
 def test_yaml_config_builds(line: int, source: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from router.config import build_router
 
-    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
+    from router.providers.presets import PRESETS
+
+    # every key variable the block names, and those its presets read
+    for var in {*re.findall(r"api_key_env:\s*(\w+)", source), *(p.key_env for p in PRESETS.values())}:
         monkeypatch.setenv(var, "sk-readme-test")
     raw = yaml.safe_load(source)
     raw["telemetry"] = False
