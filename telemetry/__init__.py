@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backend import TelemetryBackend
 from .errors import SchemaVersionError, TelemetryClosedError, TelemetryDropWarning, TelemetryError
-from .histogram import N_BUCKETS, bucket_index, quantile, quantiles
+from .histogram import quantile, quantiles
 from .memory import MemorySink
 from .records import AttemptRecord, LLMCallRecord, SkippedDeployment
 from .store import TelemetryStore, WriteResult
@@ -26,7 +26,6 @@ __all__ = [
     "GroupBy",
     "LLMCallRecord",
     "MemorySink",
-    "N_BUCKETS",
     "Rollup",
     "SchemaVersionError",
     "SkippedDeployment",
@@ -38,7 +37,6 @@ __all__ = [
     "TelemetryStore",
     "Trend",
     "WriteResult",
-    "bucket_index",
     "merge_rollups",
     "percentiles_by",
     "quantile",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import sys
 from datetime import timedelta
 
 import numpy as np
@@ -130,16 +130,48 @@ async def test_memory_sink_async_surface() -> None:
         assert [r.call_id for r in await sink.query(since=T0, limit=1)] == ["c3"]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pandas") is not None, reason="pandas is installed")
-def test_to_pandas_without_pandas_names_the_extra() -> None:
-    with pytest.raises(ImportError, match="pip install pandas"):
-        CallFrame.from_records(seed_dataset()[:3]).to_pandas()
+def _frame_with_none_error_type() -> CallFrame:
+    return CallFrame.from_records(seed_dataset()[:40])
 
 
-@pytest.mark.skipif(importlib.util.find_spec("polars") is not None, reason="polars is installed")
-def test_to_polars_without_polars_names_the_extra() -> None:
-    with pytest.raises(ImportError, match="pip install polars"):
-        CallFrame.from_records(seed_dataset()[:3]).to_polars()
+def test_to_pandas_holds_every_column_and_value() -> None:
+    pd = pytest.importorskip("pandas")  # in the dev extra: skipped only outside it
+    frame = _frame_with_none_error_type()
+    df = frame.to_pandas()
+    assert isinstance(df, pd.DataFrame) and len(df) == len(frame) == 40
+    assert list(df.columns) == ["timestamp", *[c for c in frame.columns if c != "ts"]]
+    assert str(df["timestamp"].dt.tz) == "UTC"
+    assert [t.timestamp() for t in df["timestamp"]] == pytest.approx(list(frame["ts"]))
+    assert isinstance(df["provider"].dtype, pd.CategoricalDtype)
+    assert list(df["provider"]) == list(frame["provider"])
+    assert list(df["error_type"]) == ["<none>" if e is None else e for e in frame["error_type"]]
+    assert df["latency_ms"].tolist() == frame["latency_ms"].tolist()
+    assert df["success"].dtype == bool and df["success"].tolist() == frame["success"].tolist()
+    # the seed's failure rate per provider, computed by pandas, equals the frame's
+    by_pandas = (1 - df.groupby("provider", observed=True)["success"].mean()).to_dict()
+    assert by_pandas == pytest.approx(frame.group_by("provider").failure_rate())
+
+
+def test_to_polars_holds_every_column_and_value() -> None:
+    pl = pytest.importorskip("polars")
+    frame = _frame_with_none_error_type()
+    df = frame.to_polars()
+    assert isinstance(df, pl.DataFrame) and df.height == 40
+    assert df.columns == ["timestamp", *[c for c in frame.columns if c != "ts"]]
+    assert df.schema["timestamp"] == pl.Datetime("us", "UTC")
+    assert [t.timestamp() for t in df["timestamp"].to_list()] == pytest.approx(list(frame["ts"]))
+    assert df["provider"].to_list() == list(frame["provider"])
+    assert df["error_type"].to_list() == list(frame["error_type"])  # None stays null
+    assert df["latency_ms"].to_list() == frame["latency_ms"].tolist()
+    by_polars = {r["provider"]: r["fr"] for r in df.group_by("provider").agg((1 - pl.col("success").mean()).alias("fr")).to_dicts()}
+    assert by_polars == pytest.approx(frame.group_by("provider").failure_rate())
+
+
+@pytest.mark.parametrize(("method", "module"), [("to_pandas", "pandas"), ("to_polars", "polars")])
+def test_export_without_the_library_names_the_extra(method: str, module: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # ``import pandas`` now raises ImportError
+    with pytest.raises(ImportError, match=rf"pip install {module} \(or the 'analysis' extra"):
+        getattr(_frame_with_none_error_type(), method)()
 
 
 def test_frame_with_seed_columns_only(target: StoreTarget) -> None:

@@ -22,14 +22,16 @@ from telemetry.spool import Spool
 def test_exports_are_what_we_mean() -> None:
     assert telemetry.__all__ == sorted(telemetry.__all__)
     assert set(telemetry.__all__) == {
-        "AttemptRecord", "CallFrame", "GroupBy", "LLMCallRecord", "MemorySink", "N_BUCKETS",
+        "AttemptRecord", "CallFrame", "GroupBy", "LLMCallRecord", "MemorySink",
         "Rollup", "SchemaVersionError", "SkippedDeployment", "TelemetryBackend",
         "TelemetryClosedError", "TelemetryDropWarning", "TelemetryError", "TelemetryStats",
-        "TelemetryStore", "Trend", "WriteResult", "bucket_index", "merge_rollups",
+        "TelemetryStore", "Trend", "WriteResult", "merge_rollups",
         "percentiles_by", "quantile", "quantiles",
     }  # fmt: skip
     for name in telemetry.__all__:
         assert getattr(telemetry, name) is not None
+    # histogram internals live in telemetry.histogram only
+    assert not hasattr(telemetry, "N_BUCKETS") and not hasattr(telemetry, "bucket_index")
 
 
 def test_import_is_light() -> None:
