@@ -34,8 +34,30 @@ def _top_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``attune`` console script; returns the exit status."""
+    """Entry point of the ``attune`` console script; returns the exit status.
+
+    While a command runs, SIGTERM unwinds like Ctrl-C does (``finally``, ``async with``,
+    ``atexit``), so every telemetry backend it opened is flushed before the process ends
+    (status 143); the previous handler is put back afterwards.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        return _main(argv)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] not in COMMANDS:
         top = _top_parser()

@@ -13,6 +13,7 @@ from .errors import SchemaVersionError, TelemetryClosedError, TelemetryDropWarni
 from .histogram import quantile, quantiles
 from .memory import MemorySink
 from .records import AttemptRecord, LLMCallRecord, SkippedDeployment
+from .signals import install_signal_handlers
 from .store import TelemetryStore, WriteResult
 from .writer import TelemetryStats
 
@@ -37,6 +38,7 @@ __all__ = [
     "TelemetryStore",
     "Trend",
     "WriteResult",
+    "install_signal_handlers",
     "merge_rollups",
     "percentiles_by",
     "quantile",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ._url import redact_url, sqlite_path
 from .errors import TelemetryClosedError, TelemetryError
 from .records import AttemptRecord, LLMCallRecord
-from .spool import Spool
+from .spool import Spool, spool_files
 from .store import TelemetryStore, check_seconds
 from .writer import Marker, TelemetryStats, Writer, queued_records
 
@@ -48,7 +48,9 @@ class TelemetryBackend:
     most ``max_spool_bytes``; ``spool_path=False`` disables the spool). ``close`` waits up to
     ``close_timeout`` seconds for the database before spooling what is left. ``busy_timeout``
     (SQLite lock wait), ``connect_timeout`` and ``write_timeout`` (PostgreSQL) bound how long
-    one write attempt may block the writer before it backs off.
+    one write attempt may block the writer before it backs off. ``flush_on_signals=True``
+    closes (flushes) the backend on SIGTERM before the signal's own action
+    (``telemetry.install_signal_handlers``; off by default: a library leaves signals alone).
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class TelemetryBackend:
         busy_timeout: float = 0.25,
         connect_timeout: float = 3.0,
         write_timeout: float = 30.0,
+        flush_on_signals: bool = False,
     ) -> None:
         for name, value, least in (("batch_size", batch_size, 1), ("max_buffer", max_buffer, 1),
                                    ("max_spool_bytes", max_spool_bytes, 0)):  # fmt: skip
@@ -102,6 +105,10 @@ class TelemetryBackend:
         self._writer: Writer | None = None
         self._start_lock = threading.Lock()
         self._closed = False
+        if flush_on_signals:
+            from .signals import install_signal_handlers
+
+            install_signal_handlers(self)
 
     def __repr__(self) -> str:
         return f"TelemetryBackend({self.url!r})"
@@ -144,7 +151,7 @@ class TelemetryBackend:
         with self._start_lock:
             if self._writer is None:
                 path, limit = self.spool_path, self.max_spool_bytes
-                spool = (lambda: Spool(path, limit)) if path else None
+                spool = (lambda: Spool.claim(path, limit)) if path else None
                 w = Writer(
                     self._store,
                     self._queue,
@@ -175,7 +182,7 @@ class TelemetryBackend:
         the writer stopped before writing them (they are then in the spool file)."""
         w = self._writer
         if w is None:
-            if self._closed or not (self.spool_path and os.path.exists(self.spool_path)):
+            if self._closed or not (self.spool_path and any(p.exists() for p in spool_files(self.spool_path))):
                 return
             w = self._start()  # an earlier process left records in the spool: write them now
         m = Marker()
@@ -205,6 +212,7 @@ class TelemetryBackend:
         if w is not None:
             w.stop(self.close_timeout if timeout is None else timeout)
             w.finish_late()  # records a racing submit appended after the writer's last pass
+            w.release_spool()
         self._store.close()
 
     async def aclose(self, timeout: float | None = None) -> None:
@@ -229,7 +237,7 @@ class TelemetryBackend:
         w = self._writer
         if w is None:
             n = queued_records(self._queue)
-            return TelemetryStats(n, 0, 0, 0, n, 0, 0, 0, 0, True, None)
+            return TelemetryStats(n, 0, 0, 0, n, 0, 0, 0, 0, True, None, 0, 0)
         return w.stats()
 
     @property

@@ -1,8 +1,13 @@
 """A local append-only file of records the database could not take yet (JSON lines, fsynced).
 
 The writer spills its oldest in-memory records here when its buffer is full or when it must
-stop while the database is down, and replays the file first when the database is back. A
-store opened again later (same spool path) replays what an earlier process left behind.
+stop while the database is down, and replays the file first when the database is back.
+
+One spool file per process: ``Spool.claim(base)`` takes the first of ``base``, ``base.1``, ...
+``base.63`` whose lock (``<file>.lock``, an ``flock``) no live process holds, and merges into
+it the files of processes that ended with records left, so a backend opened later replays
+them. Two processes writing one database therefore never replay or truncate each other's
+spool. Files are created 0600.
 """
 
 from __future__ import annotations
@@ -13,15 +18,64 @@ from pathlib import Path
 from ._rows import decode_line, encode_line
 from .records import LLMCallRecord
 
-__all__ = ["Spool"]
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one process per spool path is assumed
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["MAX_SPOOL_FILES", "Spool", "spool_files"]
+
+MAX_SPOOL_FILES = 64
+_MODE = 0o600
+
+
+def spool_files(base: str | os.PathLike[str]) -> list[Path]:
+    """Every path a process may spool to for ``base``: ``base``, ``base.1`` ... ``base.63``."""
+    b = Path(base)
+    return [b, *(b.with_name(f"{b.name}.{i}") for i in range(1, MAX_SPOOL_FILES))]
+
+
+def _lock(path: Path) -> int | None:
+    """A descriptor holding the exclusive lock of ``path`` (on ``<path>.lock``), or None when
+    another live process holds it. Raises ``OSError`` when the lock file cannot be created."""
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, _MODE)
+    if fcntl is None:  # pragma: no cover
+        return fd
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 class Spool:
-    """Records spooled at ``path``, at most ``max_bytes`` of them on disk."""
+    """Records spooled at ``path``, at most ``max_bytes`` of them on disk.
 
-    def __init__(self, path: str | os.PathLike[str], max_bytes: int = 1 << 30) -> None:
+    ``Spool(path)`` opens one file as it is (tests, tools); the writer uses ``Spool.claim``.
+    """
+
+    @classmethod
+    def claim(cls, base: str | os.PathLike[str], max_bytes: int = 1 << 30) -> Spool:
+        """This process's spool among ``spool_files(base)``, locked until ``close``, holding
+        the records every ended process left in the others."""
+        paths = spool_files(base)
+        for path in paths:
+            fd = _lock(path)
+            if fd is not None:
+                break
+        else:
+            raise OSError(f"all {MAX_SPOOL_FILES} spool files {paths[0]}[.N] are held by live processes")
+        spool = cls(path, max_bytes, lock_fd=fd)
+        for other in paths:
+            if other != path and other.exists():
+                spool._adopt(other)
+        return spool
+
+    def __init__(self, path: str | os.PathLike[str], max_bytes: int = 1 << 30, *, lock_fd: int | None = None) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
+        self._lock_fd = lock_fd
         self._offset = 0  # bytes already replayed
         self._count = 0  # records in the file after _offset
         self.corrupt = 0  # unreadable lines skipped (e.g. cut short by a crash)
@@ -32,6 +86,38 @@ class Spool:
 
     def __len__(self) -> int:
         return self._count
+
+    def close(self) -> None:
+        """Release this process's claim (the file stays if it holds records)."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def _adopt(self, other: Path) -> None:
+        """Move the records of ``other`` (a spool whose process ended) to the end of this one."""
+        fd = _lock(other)
+        if fd is None:  # its process is alive: it replays its own file
+            return
+        try:
+            data = other.read_bytes()
+            if data.strip():
+                if not data.endswith(b"\n"):
+                    data += b"\n"  # a line cut short by a crash stays one (unreadable) line
+                self._write(data)
+                self._count += sum(1 for line in data.splitlines() if line.strip())
+            other.unlink()
+        finally:
+            os.close(fd)
+
+    def _write(self, data: bytes) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, _MODE)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def append(self, records: list[LLMCallRecord]) -> int:
         """Append as many records as fit under ``max_bytes`` and fsync; returns how many.
@@ -52,10 +138,7 @@ class Spool:
             size += len(line)
             lines.append(line)
         if lines:
-            with self.path.open("ab") as f:
-                f.write(b"".join(lines))
-                f.flush()
-                os.fsync(f.fileno())
+            self._write(b"".join(lines))
             self._count += len(lines)
         return len(lines)
 

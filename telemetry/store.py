@@ -13,6 +13,7 @@ rollup upsert, in one transaction.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -31,7 +32,7 @@ from ._rows import (
     call_row,
     from_epoch,
 )
-from ._url import redact_text, redact_url, resolve_url
+from ._url import redact_text, redact_url, resolve_url, sqlite_path
 from .errors import SchemaVersionError, TelemetryError
 from .filters import check_filters, check_limit, check_time, check_value
 from .histogram import N_BUCKETS
@@ -75,6 +76,17 @@ def _is_connection_error(exc: BaseException) -> bool:
     mod = type(exc).__module__
     name = type(exc).__name__
     return name in ("OperationalError", "InterfaceError") and mod.split(".")[0] in ("sqlite3", "psycopg")
+
+
+def _create_private(path: str | None) -> None:
+    """Create the SQLite file 0600 if it does not exist yet (SQLite gives its -wal and -shm
+    files the database file's mode)."""
+    if not path:
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:  # it exists, or its directory does not (SQLite reports that on connect)
+        pass
 
 
 def check_seconds(name: str, value: Any, least: float = 0.0) -> float:
@@ -210,6 +222,7 @@ class TelemetryStore:
         from sqlalchemy import create_engine, event
 
         if self.dialect == "sqlite":
+            _create_private(sqlite_path(self._url))
             engine = create_engine(
                 self._url,
                 connect_args={"check_same_thread": False, "timeout": self.busy_timeout},

@@ -39,9 +39,11 @@ CATCH_UP = 4  # batch multiplier when the backlog is at least that many batches 
 class TelemetryStats:
     """A snapshot of a backend's counters.
 
-    ``submitted`` = ``written`` + ``duplicates`` + ``dropped`` + ``pending`` + ``spooled``
-    (+ records inherited from an earlier process's spool, which count in ``written`` once
-    replayed). ``spilled`` counts records ever sent to the spool file.
+    Exact for this process's records: ``submitted`` = ``written`` + ``duplicates`` +
+    ``dropped`` + ``pending`` + ``spooled`` (so ``written`` never exceeds ``submitted``).
+    ``spilled`` counts records ever sent to the spool file. Records an ended process left in
+    its spool, which this backend replays, count apart: ``recovered`` (written or already
+    stored) and ``recovered_dropped``.
     """
 
     submitted: int
@@ -55,6 +57,8 @@ class TelemetryStats:
     write_failures: int
     db_available: bool
     last_error: str | None
+    recovered: int = 0
+    recovered_dropped: int = 0
 
 
 class Marker:
@@ -109,6 +113,7 @@ class Writer:
         self.done = 0  # of those: written, duplicate or dropped (FIFO, so a prefix)
         self.inherited = 0  # records an earlier process left in the spool, set when it is opened
         self.written = self.duplicates = self.dropped = self.spilled = 0
+        self.recovered = self.recovered_dropped = 0  # an ended process's spooled records
         self.batches = self.write_failures = 0
         self.last_error: str | None = None
         self.fatal: BaseException | None = None
@@ -137,6 +142,11 @@ class Writer:
         self._wake.set()
         self.thread.join()
 
+    def release_spool(self) -> None:
+        """After ``stop``/``finish_late``: give up this process's claim on its spool file."""
+        if self.spool is not None and not self.thread.is_alive():
+            self.spool.close()
+
     def finish_late(self) -> None:
         """After the thread ended: spool records submitted while it was stopping."""
         if self.thread.is_alive() or not self.queue:
@@ -154,12 +164,14 @@ class Writer:
             duplicates=self.duplicates,
             dropped=self.dropped,
             pending=len(self.pending) + self.writing + queued,
-            spooled=len(self.spool) if self.spool is not None else 0,
+            spooled=max(0, len(self.spool) - self.inherited) if self.spool is not None else 0,
             spilled=self.spilled,
             batches=self.batches,
             write_failures=self.write_failures,
             db_available=self._failures == 0 and self.fatal is None,
             last_error=self.last_error,
+            recovered=self.recovered,
+            recovered_dropped=self.recovered_dropped,
         )
 
     # -- the thread ---------------------------------------------------------------------------
@@ -295,9 +307,16 @@ class Writer:
         spool = self.spool
         while True:
             if spool is not None and len(spool):
-                batch, ends = spool.read_with_offsets(self.batch_size * CATCH_UP)
+                inherited = self.inherited
+                batch, ends = spool.read_with_offsets(min(self.batch_size * CATCH_UP, inherited or len(spool)))
                 self._note_corrupt()
+                before = (self.written, self.duplicates, self.dropped)
                 done = self._write(batch)
+                if inherited:  # an ended process's records: counted apart from this process's
+                    written, duplicates, dropped = before
+                    self.recovered += self.written - written + self.duplicates - duplicates
+                    self.recovered_dropped += self.dropped - dropped
+                    self.written, self.duplicates, self.dropped = before
                 if done:
                     spool.consume(ends[done - 1], done)
                     self._settle_spooled(done)
@@ -447,4 +466,7 @@ class Writer:
             n = self.spool.corrupt - self._corrupt_seen
             self._corrupt_seen = self.spool.corrupt
             self._drop(n, f"unreadable line(s) in spool file {self.spool.path}")
+            theirs = min(n, self.inherited)  # lines an ended process left (a crash cuts them short)
+            self.dropped -= theirs
+            self.recovered_dropped += theirs
             self._settle_spooled(n)

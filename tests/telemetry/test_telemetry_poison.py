@@ -93,7 +93,8 @@ def test_poison_batch_left_in_the_spool_does_not_stall_the_next_backend(target: 
         b.submit(make_call(1000))
         b.flush_sync(timeout=10)
     st = b.stats
-    assert st.dropped == len(dropped) and st.pending == 0 and st.spooled == 0
+    assert (st.recovered, st.recovered_dropped) == (len(records) - len(dropped), len(dropped))
+    assert (st.submitted, st.written, st.dropped, st.pending, st.spooled) == (1, 1, 0, 0, 0)
     assert b.store.count() == len(records) - len(dropped) + 1
     assert not spool.exists()
     b.close()

@@ -25,7 +25,7 @@ def test_exports_are_what_we_mean() -> None:
         "AttemptRecord", "CallFrame", "GroupBy", "LLMCallRecord", "MemorySink",
         "Rollup", "SchemaVersionError", "SkippedDeployment", "TelemetryBackend",
         "TelemetryClosedError", "TelemetryDropWarning", "TelemetryError", "TelemetryStats",
-        "TelemetryStore", "Trend", "WriteResult", "merge_rollups",
+        "TelemetryStore", "Trend", "WriteResult", "install_signal_handlers", "merge_rollups",
         "percentiles_by", "quantile", "quantiles",
     }  # fmt: skip
     for name in telemetry.__all__:
