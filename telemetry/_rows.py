@@ -10,6 +10,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from ._columns import ATTEMPT_COLUMNS, CALL_COLUMNS
 from .records import AttemptRecord, LLMCallRecord, SkippedDeployment
 
 try:  # optional speed-up; the stdlib json is used when orjson is absent
@@ -40,20 +41,6 @@ __all__ = [
 
 UTC = timezone.utc
 
-# Column order of the calls table (``ts`` holds ``timestamp``; ``attempt_count`` is derived).
-CALL_COLUMNS: tuple[str, ...] = (
-    "call_id", "ts", "provider", "model", "tier", "task_type",
-    "input_tokens", "output_tokens", "cost", "latency_ms",
-    "fallback_used", "fallback_chain", "original_provider", "original_model",
-    "retry_count", "circuit_breaker_state", "success", "error_type", "error_message",
-    "deployment", "ttft_ms", "request_id", "policy", "plan_order", "skipped", "tags",
-    "attempt_count",
-)  # fmt: skip
-ATTEMPT_COLUMNS: tuple[str, ...] = (
-    "call_id", "position", "retry_number", "deployment", "provider", "model", "outcome",
-    "error_type", "http_status", "latency_ms", "started_at", "task_type",
-)  # fmt: skip
-_JSON_CALL = ("fallback_chain", "plan_order")
 
 
 def epoch(dt: datetime) -> float:

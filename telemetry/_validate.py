@@ -19,14 +19,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from ._columns import KEY_WIDTH
 from .records import AttemptRecord, LLMCallRecord, SkippedDeployment
 
 __all__ = ["InvalidRecord", "clean_record"]
 
 INT64 = (1 << 63) - 1
 INT32 = (1 << 31) - 1
-# column widths the schema declares (PostgreSQL enforces them)
-_WIDTH = {"call_id": 200, "task_type": 200, "deployment": 300}
+_WIDTH = KEY_WIDTH  # column widths the schema declares (PostgreSQL enforces them)
 
 _REQUIRED_TEXT = ("provider", "model", "tier", "task_type", "deployment")
 _OPTIONAL_TEXT = ("original_provider", "original_model", "circuit_breaker_state", "error_type",

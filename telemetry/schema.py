@@ -19,6 +19,8 @@ from typing import Any
 
 import re
 
+from ._columns import ATTEMPTS, CALLS, KEY_WIDTH, ROLLUP_KEY, ROLLUPS
+
 __all__ = ["SCHEMA_VERSION", "Tables", "build_tables", "check_prefix"]
 
 _PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,39}")
@@ -54,97 +56,17 @@ def check_prefix(prefix: object) -> str:
 def build_tables(prefix: str = "attune_") -> Tables:
     """Table objects for ``prefix`` (see ``check_prefix``)."""
     check_prefix(prefix)
-    from sqlalchemy import (
-        BigInteger,
-        Boolean,
-        Column,
-        Float,
-        Index,
-        Integer,
-        LargeBinary,
-        MetaData,
-        String,
-        Table,
-        Text,
-    )
+    from sqlalchemy import Index, MetaData
 
     md = MetaData()
-    calls = Table(
-        f"{prefix}calls",
-        md,
-        Column("call_id", String(200), primary_key=True),
-        Column("ts", Float(53), nullable=False),
-        Column("provider", Text, nullable=False),
-        Column("model", Text, nullable=False),
-        Column("tier", Text, nullable=False),
-        Column("task_type", Text, nullable=False),
-        Column("input_tokens", BigInteger, nullable=False),
-        Column("output_tokens", BigInteger, nullable=False),
-        Column("cost", Float(53), nullable=False),
-        Column("latency_ms", BigInteger, nullable=False),
-        Column("fallback_used", Boolean, nullable=False),
-        Column("fallback_chain", Text),
-        Column("original_provider", Text),
-        Column("original_model", Text),
-        Column("retry_count", Integer, nullable=False),
-        Column("circuit_breaker_state", Text),
-        Column("success", Boolean, nullable=False),
-        Column("error_type", Text),
-        Column("error_message", Text),
-        Column("deployment", Text, nullable=False),
-        Column("ttft_ms", BigInteger),
-        Column("request_id", Text),
-        Column("policy", Text),
-        Column("plan_order", Text),
-        Column("skipped", Text),
-        Column("tags", Text),
-        Column("attempt_count", Integer, nullable=False),
-    )
+    calls = _table(f"{prefix}calls", md, CALLS, primary=("call_id",))
     Index(f"{prefix}ix_calls_ts", calls.c.ts)
-    attempts = Table(
-        f"{prefix}attempts",
-        md,
-        Column("call_id", String(200), nullable=False),
-        Column("position", Integer, nullable=False),
-        Column("retry_number", Integer, nullable=False),
-        Column("deployment", Text, nullable=False),
-        Column("provider", Text, nullable=False),
-        Column("model", Text, nullable=False),
-        Column("outcome", Text, nullable=False),
-        Column("error_type", Text),
-        Column("http_status", Integer),
-        Column("latency_ms", Float(53), nullable=False),
-        Column("started_at", Float(53), nullable=False),
-        Column("task_type", Text, nullable=False),
-    )
+    attempts = _table(f"{prefix}attempts", md, ATTEMPTS, primary=())
     Index(f"{prefix}ix_attempts_call", attempts.c.call_id)
     Index(f"{prefix}ix_attempts_started", attempts.c.started_at)
-    rollups = Table(
-        f"{prefix}rollups",
-        md,
-        Column("minute", BigInteger, primary_key=True),
-        Column("deployment", String(300), primary_key=True),
-        Column("task_type", String(200), primary_key=True),
-        Column("provider", Text, nullable=False),
-        Column("model", Text, nullable=False),
-        Column("calls", BigInteger, nullable=False),
-        Column("successes", BigInteger, nullable=False),
-        Column("errors", Text, nullable=False),
-        Column("retries", BigInteger, nullable=False),
-        Column("fallbacks", BigInteger, nullable=False),
-        Column("input_tokens", BigInteger, nullable=False),
-        Column("output_tokens", BigInteger, nullable=False),
-        Column("cost", Float(53), nullable=False),
-        Column("latency_sum_ms", Float(53), nullable=False),
-        Column("latency_hist", LargeBinary, nullable=False),
-        Column("ttft_hist", LargeBinary, nullable=False),
-        Column("attempts", BigInteger, nullable=False),
-        Column("attempt_successes", BigInteger, nullable=False),
-        Column("attempt_failures", BigInteger, nullable=False),
-        Column("attempt_errors", Text, nullable=False),
-        Column("attempt_latency_hist", LargeBinary, nullable=False),
-        Column("updated_at", Float(53), nullable=False),
-    )
+    rollups = _table(f"{prefix}rollups", md, ROLLUPS, primary=ROLLUP_KEY)
+    from sqlalchemy import Column, String, Table, Text
+
     meta = Table(
         f"{prefix}meta",
         md,
@@ -152,3 +74,19 @@ def build_tables(prefix: str = "attune_") -> Tables:
         Column("value", Text, nullable=False),
     )
     return Tables(md, calls, attempts, rollups, meta)
+
+
+def _table(name: str, md: Any, columns: tuple[tuple[str, str, bool], ...], primary: tuple[str, ...]) -> Any:
+    """A SQLAlchemy table from ``_columns`` specs."""
+    from sqlalchemy import BigInteger, Boolean, Column, Float, Integer, LargeBinary, String, Table, Text
+
+    kinds: dict[str, Any] = {"text": Text, "int": BigInteger, "int32": Integer, "float": Float(53),
+                             "bool": Boolean, "bytes": LargeBinary}  # fmt: skip
+    cols = []
+    for col, kind, nullable in columns:
+        type_ = String(KEY_WIDTH[col]) if kind == "key" else kinds[kind]
+        if col in primary:
+            cols.append(Column(col, type_, primary_key=True))
+        else:
+            cols.append(Column(col, type_, nullable=nullable))
+    return Table(name, md, *cols)

@@ -18,68 +18,22 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from ._stats import Marker, TelemetryStats, queued_records
 from .errors import SchemaVersionError, TelemetryDropWarning
 from .records import LLMCallRecord
 from ._rows import encode_line
 from ._validate import clean_record
 from .spool import Spool
-from .store import TelemetryStore, is_data_error, is_unavailable_error
+from ._dbapi import is_data_error, is_unavailable_error
+from .store import TelemetryStore
 
-__all__ = ["Marker", "TelemetryStats", "Writer", "queued_records"]
+__all__ = ["Marker", "TelemetryStats", "Writer", "queued_records"]  # the first, second and last from _stats
 
 log = logging.getLogger("attune.telemetry")
 
 CATCH_UP = 4  # batch multiplier when the backlog is at least that many batches (and for spool replay)
-
-
-@dataclass(frozen=True, slots=True)
-class TelemetryStats:
-    """A snapshot of a backend's counters.
-
-    Exact for this process's records: ``submitted`` = ``written`` + ``duplicates`` +
-    ``dropped`` + ``pending`` + ``spooled`` (so ``written`` never exceeds ``submitted``).
-    ``spilled`` counts records ever sent to the spool file. Records an ended process left in
-    its spool, which this backend replays, count apart: ``recovered`` (written or already
-    stored) and ``recovered_dropped``.
-    """
-
-    submitted: int
-    written: int
-    duplicates: int
-    dropped: int
-    pending: int
-    spooled: int
-    spilled: int
-    batches: int
-    write_failures: int
-    db_available: bool
-    last_error: str | None
-    recovered: int = 0
-    recovered_dropped: int = 0
-
-
-class Marker:
-    """A flush request: set once every record submitted before it is settled."""
-
-    __slots__ = ("event", "target", "ok")
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.target = -1
-        self.ok = True
-
-
-def queued_records(queue: deque[Any]) -> int:
-    """Records (not flush markers) in ``queue``, which other threads may be appending to."""
-    for _ in range(10):
-        try:
-            return sum(1 for x in list(queue) if type(x) is not Marker)
-        except RuntimeError:  # mutated while copied
-            continue
-    return len(queue)
 
 
 class Writer:

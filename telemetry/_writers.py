@@ -1,0 +1,244 @@
+"""Batch writers, one per dialect: calls, attempts and rollup deltas of a batch in one
+transaction on the writer's own DBAPI connection.
+
+SQLite: ``executemany``. PostgreSQL: ``COPY`` (into a temporary table for calls, then one
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING``; several times faster than ``executemany``).
+Records are checked (``_validate``) before any value is bound.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._columns import ATTEMPT_COLUMNS, CALL_COLUMNS, ROLLUP_COLUMNS, ROLLUP_KEY, ROLLUP_VALUE_COLUMNS
+from ._dbapi import is_connection_error
+from ._rollup_codec import updated_row, zero_row
+from ._rows import attempt_rows, call_row
+from ._validate import InvalidRecord, clean_record
+from .errors import TelemetryError
+from .records import LLMCallRecord
+from .rollups import Key, RollupDelta, accumulate_rows
+
+__all__ = ["BatchWriter", "PostgresWriter", "SqliteWriter", "WriteResult", "writer_for"]
+
+_KEY_CHUNK = 200
+ID_CHUNK = 900  # call ids per IN (...) lookup
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What one ``write_batch`` did: rows written, records skipped as duplicate call ids, and
+    records refused before binding as ``(call_id, reason)`` (see ``_validate``)."""
+
+    written: int
+    duplicates: int
+    rejected: tuple[tuple[str, str], ...] = ()
+
+
+def _cols(names: Sequence[str]) -> str:
+    return ", ".join(names)
+
+
+class BatchWriter:
+    """Writes batches into ``tables`` through ``engine``; the dialect's subclass inserts."""
+
+    mark = "?"
+
+    def __init__(self, engine: Any, tables: Any, *, write_timeout: float) -> None:
+        self.engine = engine
+        self.write_timeout = write_timeout
+        self._raw: Any = None
+        p, calls, rollups = self.mark, tables.calls.name, tables.rollups.name
+        self.attempts_table = tables.attempts.name
+        self.calls_table = calls
+        marks = lambda n: ", ".join([p] * n)  # noqa: E731
+        key = " AND ".join(f"{c} = {p}" for c in ROLLUP_KEY)
+        self.sql = {
+            "calls": f"INSERT INTO {calls} ({_cols(CALL_COLUMNS)}) VALUES ({marks(len(CALL_COLUMNS))}) "
+            "ON CONFLICT (call_id) DO NOTHING",
+            "attempts": f"INSERT INTO {self.attempts_table} ({_cols(ATTEMPT_COLUMNS)}) VALUES ({marks(len(ATTEMPT_COLUMNS))})",
+            "rollup_zero": f"INSERT INTO {rollups} ({_cols(ROLLUP_COLUMNS)}) VALUES ({marks(len(ROLLUP_COLUMNS))}) "
+            f"ON CONFLICT ({_cols(ROLLUP_KEY)}) DO NOTHING",
+            "rollup_update": f"UPDATE {rollups} SET {', '.join(f'{c} = {p}' for c in ROLLUP_VALUE_COLUMNS)} WHERE {key}",
+            "rollup_select": f"SELECT {_cols(ROLLUP_COLUMNS)} FROM {rollups} WHERE minute >= {p} AND minute <= {p} "
+            f"AND ({_cols(ROLLUP_KEY)}) IN (VALUES {{values}}) ORDER BY {_cols(ROLLUP_KEY)}{self.lock_rows}",
+            "existing": f"SELECT call_id FROM {calls} WHERE call_id IN ({{marks}})",
+        }
+
+    lock_rows = ""  # PostgreSQL: FOR UPDATE
+
+    # -- the connection ----------------------------------------------------------------------
+
+    def connection(self) -> Any:
+        """The writer's DBAPI connection (opened on first use)."""
+        if self._raw is None:
+            self._raw = self.engine.raw_connection()
+            self.configure(self._raw)
+        return self._raw
+
+    def configure(self, raw: Any) -> None:
+        """Session settings of a new writer connection."""
+
+    def drop_connection(self) -> None:
+        """Discard the writer's connection (after a connection error); the next write reconnects."""
+        raw, self._raw = self._raw, None
+        if raw is None:
+            return
+        try:
+            raw.invalidate()
+        except Exception:  # noqa: BLE001 - the connection is already broken
+            pass
+
+    def close(self) -> None:
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            try:
+                raw.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    # -- one batch ---------------------------------------------------------------------------
+
+    def write_batch(self, records: Sequence[LLMCallRecord]) -> WriteResult:
+        """Insert calls, attempts and rollup deltas of ``records`` in one transaction.
+
+        Records whose ``call_id`` is already stored (or repeated in the batch) are skipped and
+        counted as duplicates, so replaying a batch after an unacknowledged commit is safe.
+        """
+        records, rejected = _cleaned(records)
+        if not records:
+            return WriteResult(0, 0, rejected)
+        raw = self.connection()
+        try:
+            cur = raw.cursor()
+            rows = [call_row(r) for r in records]
+            duplicates = 0
+            if self.insert_calls(cur, rows) != len(rows):
+                raw.rollback()
+                cur = raw.cursor()
+                records = self._without_duplicates(cur, records)
+                duplicates = len(rows) - len(records)
+                rows = [call_row(r) for r in records]
+                if rows:
+                    self.insert_calls(cur, rows)
+            arows = [a for r in records for a in attempt_rows(r)]
+            if arows:
+                self.insert_attempts(cur, arows)
+            if rows:
+                self._upsert_rollups(cur, accumulate_rows(rows, arows))
+            raw.commit()
+            cur.close()
+            return WriteResult(len(records), duplicates, rejected)
+        except BaseException as exc:
+            try:
+                raw.rollback()
+            except Exception:  # noqa: BLE001
+                self.drop_connection()
+                raise exc from None
+            if is_connection_error(exc):
+                self.drop_connection()
+            raise
+
+    def insert_calls(self, cur: Any, rows: list[tuple[Any, ...]]) -> int:
+        """Insert call rows, skipping stored call ids; returns how many were inserted."""
+        cur.executemany(self.sql["calls"], rows)
+        return int(cur.rowcount)
+
+    def insert_attempts(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+        cur.executemany(self.sql["attempts"], rows)
+
+    def _without_duplicates(self, cur: Any, records: Sequence[LLMCallRecord]) -> list[LLMCallRecord]:
+        ids = list({r.call_id for r in records})
+        existing: set[str] = set()
+        for i in range(0, len(ids), ID_CHUNK):
+            chunk = ids[i : i + ID_CHUNK]
+            cur.execute(self.sql["existing"].format(marks=", ".join([self.mark] * len(chunk))), chunk)
+            existing.update(row[0] for row in cur.fetchall())
+        out: list[LLMCallRecord] = []
+        for r in records:
+            if r.call_id not in existing:
+                existing.add(r.call_id)
+                out.append(r)
+        return out
+
+    def _upsert_rollups(self, cur: Any, deltas: dict[Key, RollupDelta]) -> None:
+        """Add ``deltas`` to their rollup rows: insert missing rows empty, read them (locked on
+        PostgreSQL), write the sums back."""
+        now = time.time()
+        keys = sorted(deltas)
+        cur.executemany(self.sql["rollup_zero"], [zero_row(k, deltas[k], now) for k in keys])
+        row3 = f"({self.mark}, {self.mark}, {self.mark})"
+        updates = []
+        for i in range(0, len(keys), _KEY_CHUNK):
+            chunk = keys[i : i + _KEY_CHUNK]
+            stmt = self.sql["rollup_select"].format(values=", ".join([row3] * len(chunk)))
+            cur.execute(stmt, [chunk[0][0], chunk[-1][0], *(v for k in chunk for v in k)])
+            for row in cur.fetchall():
+                updates.append(updated_row(row, deltas[(int(row[0]), row[1], row[2])], now))
+        if len(updates) != len(keys):
+            raise TelemetryError(f"rollup upsert found {len(updates)} of {len(keys)} rows")
+        cur.executemany(self.sql["rollup_update"], updates)
+
+
+class SqliteWriter(BatchWriter):
+    """SQLite: ``executemany`` for everything."""
+
+
+class PostgresWriter(BatchWriter):
+    """PostgreSQL: ``COPY`` for calls (through a temporary table) and attempts; rollup rows
+    locked while they are read and updated; a statement timeout on the writer's session."""
+
+    mark = "%s"
+    lock_rows = " FOR UPDATE"
+
+    def __init__(self, engine: Any, tables: Any, *, write_timeout: float) -> None:
+        super().__init__(engine, tables, write_timeout=write_timeout)
+        calls, stage = self.calls_table, f"{self.calls_table}_stage"
+        self.sql.update(
+            attempts_copy=f"COPY {self.attempts_table} ({_cols(ATTEMPT_COLUMNS)}) FROM STDIN",
+            stage_create=f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {calls} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+            stage_copy=f"COPY {stage} ({_cols(CALL_COLUMNS)}) FROM STDIN",
+            stage_insert=f"INSERT INTO {calls} ({_cols(CALL_COLUMNS)}) SELECT {_cols(CALL_COLUMNS)} FROM {stage} "
+            "ON CONFLICT (call_id) DO NOTHING",
+        )
+
+    def configure(self, raw: Any) -> None:
+        cur = raw.cursor()  # a hung statement must not stall the writer forever
+        cur.execute(f"SET statement_timeout = {int(self.write_timeout * 1000)}")
+        cur.close()
+        raw.commit()
+
+    def insert_calls(self, cur: Any, rows: list[tuple[Any, ...]]) -> int:
+        cur.execute(self.sql["stage_create"])
+        with cur.copy(self.sql["stage_copy"]) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(self.sql["stage_insert"])
+        return int(cur.rowcount)
+
+    def insert_attempts(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+        with cur.copy(self.sql["attempts_copy"]) as copy:
+            for a in rows:
+                copy.write_row(a)
+
+
+def writer_for(dialect: str, engine: Any, tables: Any, *, write_timeout: float) -> BatchWriter:
+    """The batch writer of ``dialect`` (``sqlite`` or ``postgresql``)."""
+    cls = PostgresWriter if dialect == "postgresql" else SqliteWriter
+    return cls(engine, tables, write_timeout=write_timeout)
+
+
+def _cleaned(records: Sequence[LLMCallRecord]) -> tuple[list[LLMCallRecord], tuple[tuple[str, str], ...]]:
+    """The records ready to bind, and ``(call_id, reason)`` for each refused one."""
+    ok: list[LLMCallRecord] = []
+    rejected: list[tuple[str, str]] = []
+    for r in records:
+        try:
+            ok.append(clean_record(r))
+        except InvalidRecord as exc:
+            cid = getattr(r, "call_id", "?")
+            rejected.append((cid if isinstance(cid, str) else repr(cid)[:60], str(exc)))
+    return ok, tuple(rejected)
