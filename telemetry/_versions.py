@@ -20,7 +20,7 @@ def ensure_schema(engine: Any, tables: Any, *, dialect: str, where: str, prefix:
 
     from .schema import SCHEMA_VERSION
 
-    for attempt in range(3):
+    for attempt in range(5):
         names = set(inspect(engine).get_table_names())
         if tables.meta.name in names:
             with engine.connect() as conn:
@@ -40,6 +40,9 @@ def ensure_schema(engine: Any, tables: Any, *, dialect: str, where: str, prefix:
                     )
                 )
         elif tables.calls.name in names:
+            if attempt < 4:  # another instance may be creating the tables right now (meta comes last)
+                time.sleep(0.1)
+                continue
             raise SchemaVersionError(
                 f"telemetry store {where} has a {tables.calls.name} table but no schema version: "
                 "it was not written by this version of attune; nothing was changed"
@@ -58,7 +61,7 @@ def ensure_schema(engine: Any, tables: Any, *, dialect: str, where: str, prefix:
                 continue  # a concurrent writer recorded another version: re-check above
             return
         except Exception:
-            if attempt == 2:
+            if attempt == 4:
                 raise
             time.sleep(0.05)  # concurrent create_all by a second instance: retry
 
