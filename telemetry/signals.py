@@ -10,9 +10,9 @@ it, SIGTERM ends a process without running ``atexit``, and what the writer had n
     telemetry = TelemetryBackend()
     install_signal_handlers(telemetry)        # or TelemetryBackend(..., flush_on_signals=True)
 
-On the signal, a thread flushes each backend (waiting up to its ``close_timeout``; when the
-database does not answer in time the backend is closed, which puts what is left in the spool
-file), then the handler that was installed before is run; if that was the default action, it
+On the signal, a thread flushes each backend, again and again while records keep arriving,
+for up to its ``close_timeout`` (when the database does not answer in time the backend is
+closed, which puts what is left in the spool file), then the handler that was installed before is run; if that was the default action, it
 is restored and the signal raised again, so the process still ends with the signal's status.
 The work happens on that thread, not inside the signal handler: the handler interrupts the
 main thread wherever it is (perhaps holding a lock the writer needs), and the main thread
@@ -26,6 +26,7 @@ import logging
 import os
 import signal
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable
 from types import FrameType
@@ -45,12 +46,18 @@ def _drain(b: Any, signum: int) -> None:
     try:
         flush = getattr(b, "flush_sync", None)
         if flush is not None and not getattr(b, "closed", False):
+            deadline = time.monotonic() + float(getattr(b, "close_timeout", 10.0))
             try:
-                flush(getattr(b, "close_timeout", None))
-                return
-            except Exception:  # noqa: BLE001 - timed out or stopped: close and spool below
-                pass
-        b.close(0)
+                while True:  # records keep coming while we flush: flush again until none wait
+                    flush(max(0.0, deadline - time.monotonic()))
+                    stats = getattr(b, "stats", None)
+                    if stats is None or not stats.pending or time.monotonic() >= deadline:
+                        return
+            except Exception:  # noqa: BLE001 - timed out or stopped
+                stats = getattr(b, "stats", None)
+                if stats is not None and stats.db_available:
+                    return  # the writer is just behind: end now, as the signal asks
+        b.close(0)  # the database is not answering: put what is left in the spool file
     except Exception:  # noqa: BLE001 - the signal's own action must still happen
         log.exception("telemetry: flushing a backend on signal %d failed", signum)
 
