@@ -47,7 +47,7 @@ def _run(tmp_path: Path, extra: str, main: str, busy: bool = False) -> tuple[int
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None and child.stdout.readline().strip() == "submitted"
     child.send_signal(signal.SIGTERM)
-    child.wait(timeout=60)
+    child.wait(timeout=110)
     with TelemetryStore.open(url) as store:
         return child.returncode, store.count()
 
@@ -58,14 +58,14 @@ def test_sigterm_without_a_handler_loses_the_queue(tmp_path: Path) -> None:
 
 
 def test_flush_on_signals_writes_everything_then_ends_as_sigterm(tmp_path: Path) -> None:
-    code, rows = _run(tmp_path, ", flush_on_signals=True", "work()")
+    code, rows = _run(tmp_path, ", flush_on_signals=True, close_timeout=90", "work()")
     assert (code, rows) == (-signal.SIGTERM, N)
 
 
 def test_flush_on_signals_while_the_main_thread_is_submitting(tmp_path: Path) -> None:
     """The signal interrupts submit() (inside the writer's wake-up lock): flushing from inside
     the handler deadlocked; the handler hands the flush to a thread."""
-    code, rows = _run(tmp_path, ", flush_on_signals=True", "work()", busy=True)
+    code, rows = _run(tmp_path, ", flush_on_signals=True, close_timeout=90", "work()", busy=True)
     assert code == -signal.SIGTERM and rows >= N
 
 
