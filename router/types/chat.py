@@ -150,14 +150,11 @@ class Choice(OpenAIObject):
     message: ChatCompletionMessage
 
 
-_NO_FACTS = RoutingFacts()
-
-
 class Routed(LazyModel):
     """A top-level response: ``provider``, ``deployment``, ``call_id``, ``fallback_used``,
     ``retry_count`` and the SDK's ``_request_id``, none of them dumped."""
 
-    _routing: RoutingFacts = PrivateAttr(default=_NO_FACTS)
+    _routing: RoutingFacts = PrivateAttr(default_factory=RoutingFacts)  # a factory: a default instance would be deep-copied per object
     _request_id: Optional[str] = PrivateAttr(default=None)
     _http: Any = PrivateAttr(default=None)  # (status, headers) of the serving answer, for with_raw_response
 
