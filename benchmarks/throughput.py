@@ -317,9 +317,11 @@ async def sequential(c: Client, n: int) -> dict[str, float]:
     return {"p50_ms": round(_pct(xs, 0.5) * 1e3, 4), "p99_ms": round(_pct(xs, 0.99) * 1e3, 4), "cpu_ms_per_call": round(cpu / n * 1e3, 4)}
 
 
-async def concurrent(c: Client, n: int, callers: int, rate: float | None = None) -> dict[str, float]:
-    """``n`` calls by ``callers`` tasks (paced to ``rate`` calls/s when given)."""
+async def concurrent(c: Client, n: int, callers: int, rate: float | None = None) -> dict[str, Any]:
+    """``n`` calls by ``callers`` tasks (paced to ``rate`` calls/s when given); a failed call is
+    counted in ``errors`` (with the first one's message) instead of ending the run."""
     left = n
+    errors: list[str] = []
     t0 = time.perf_counter()
 
     async def worker() -> None:
@@ -331,7 +333,10 @@ async def concurrent(c: Client, n: int, callers: int, rate: float | None = None)
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            await c.call()
+            try:
+                await c.call()
+            except Exception as exc:  # noqa: BLE001 - reported in the figures
+                errors.append(f"{type(exc).__name__}: {str(exc)[:160]}")
 
     gc.collect()
     cpu0 = time.process_time()
@@ -339,7 +344,11 @@ async def concurrent(c: Client, n: int, callers: int, rate: float | None = None)
     await asyncio.gather(*(worker() for _ in range(callers)))
     wall = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
-    return {"calls_per_s": round(n / wall, 1), "cpu_ms_per_call": round(cpu / n * 1e3, 4), "wall_s": round(wall, 3)}
+    out: dict[str, Any] = {"calls_per_s": round(n / wall, 1), "cpu_ms_per_call": round(cpu / n * 1e3, 4), "wall_s": round(wall, 3)}
+    if errors:
+        out["errors"], out["first_error"] = len(errors), errors[0]
+        print(f"  {c.name} at {callers} callers: {len(errors)} failed call(s), first: {errors[0]}", file=sys.stderr)
+    return out
 
 
 async def streaming(c: Client, n: int) -> dict[str, float]:

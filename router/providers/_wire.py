@@ -19,6 +19,7 @@ aiohttp is imported when the first adapter on it is built, so ``import router`` 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
@@ -258,6 +259,7 @@ class AiohttpWire:
         self.keepalive_s = keepalive_s
         self._session: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._timeouts: dict[int, Any] = {}  # whole seconds -> ClientTimeout, built once each
 
     def _open(self, loop: asyncio.AbstractEventLoop) -> Any:
         aiohttp = self._aiohttp
@@ -269,13 +271,23 @@ class AiohttpWire:
         self._loop = loop
         return self._session
 
+    def _timeout(self, timeout: float) -> Any:
+        """The read timeout rounded up to a whole second (a backstop: the router times each
+        attempt exactly, ``enforces_timeout`` being False), so there are few to build."""
+        key = max(1, math.ceil(timeout))
+        t = self._timeouts.get(key)
+        if t is None:
+            if len(self._timeouts) >= 64:
+                self._timeouts.clear()
+            t = self._timeouts[key] = self._aiohttp.ClientTimeout(total=None, sock_connect=min(self._connect, key), sock_read=key)
+        return t
+
     async def post(self, url: str, content: bytes, timeout: float, headers: Mapping[str, str] | None = None, query: Query | None = None) -> Reply:
         loop = asyncio.get_running_loop()
         session = self._session if self._loop is loop else self._open(loop)
         aiohttp = self._aiohttp
         try:
-            t = aiohttp.ClientTimeout(total=None, sock_connect=min(self._connect, timeout), sock_read=timeout)
-            resp = await session.post(url, data=content, headers=headers, params=query, timeout=t)
+            resp = await session.post(url, data=content, headers=headers, params=query, timeout=self._timeout(timeout))
         except TimeoutError as exc:
             raise ProviderTimeoutError(f"{type(exc).__name__} after {timeout:.2f}s") from exc
         except (aiohttp.ClientError, OSError) as exc:
