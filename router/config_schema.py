@@ -177,6 +177,7 @@ class GatewaySpec(FileModel):
     key_cache_s: Annotated[float, Field(ge=0, le=3600)] = 1.0
     spend_flush_s: Seconds = 1.0
     table_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")] = "attune_"
+    router_metrics: bool = False  # the router's OTel metrics at /metrics (the otel extra; costs CPU per call)
 
 
 SettingsSpec = model_for(RouterSettings)

@@ -38,18 +38,21 @@ def build_gateway(source: str | PathLike[str] | Mapping[str, Any], **router_over
     access = Access(store, limiter, cache_s=settings.key_cache_s, flush_s=settings.spend_flush_s)
     hooks = [*router_overrides.pop("hooks", ()), access.on_record]
     router = build_router(source, hooks=hooks, **router_overrides)
-    return Gateway(AsyncClient(router), access, settings, router_metrics=_router_metrics(router))
+    metrics = _router_metrics(router) if settings.router_metrics else None
+    return Gateway(AsyncClient(router), access, settings, router_metrics=metrics)
 
 
 def _router_metrics(router: Any) -> Any:
-    """The router's OpenTelemetry metrics for ``/metrics`` (the ``otel`` extra), else None."""
+    """The router's OpenTelemetry metrics for ``/metrics`` (``gateway.router_metrics``, the ``otel`` extra)."""
+    from router.errors import ConfigError
+
     try:
         from opentelemetry.trace import NoOpTracerProvider
 
         from router.otel import instrument
         from router.prometheus import PrometheusMetrics
-    except ImportError:
-        return None
+    except ImportError as exc:
+        raise ConfigError(f"gateway.router_metrics needs the 'otel' extra ({exc})", key="gateway.router_metrics") from None
     prom = PrometheusMetrics()
     instrument(router, tracer_provider=NoOpTracerProvider(), meter_provider=prom.meter_provider)  # metrics only
     return prom

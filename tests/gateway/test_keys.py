@@ -9,9 +9,10 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from gatewaykit import GatewayThread, create_key_cli
+from gatewaykit import GatewayThread, create_key_cli, write_config
 
 from router.cli import main
+from router.testing import FakeProviderServer
 from telemetry.keys import KeyStore, KeyStoreError, hash_key
 
 MSG = [{"role": "user", "content": "hello"}]
@@ -84,7 +85,13 @@ def test_token_limit_and_budget(gateway: GatewayThread) -> None:
     assert store.get("budget").spent_usd > 1e-9  # the spend reached the store
 
 
-def test_metrics_and_readiness(gateway: GatewayThread, key: str) -> None:
+def test_metrics_and_readiness(tmp_path: Path, fake: FakeProviderServer) -> None:
+    with GatewayThread(write_config(tmp_path, fake, gateway={"router_metrics": True})) as gateway:
+        key = gateway.gateway.access.store.create("metered")[1]
+        _check_metrics(gateway, key)
+
+
+def _check_metrics(gateway: GatewayThread, key: str) -> None:
     base = gateway.url.removesuffix("/v1")
     httpx.post(f"{gateway.url}/chat/completions", json={"model": "capable", "messages": MSG}, headers={"Authorization": f"Bearer {key}"})
     text = httpx.get(f"{base}/metrics").text
