@@ -8,6 +8,22 @@ from typing import Any
 
 import pytest
 
+from router.testing import FakeProviderServer
+
+
+@pytest.fixture(scope="session")
+def _fake_server() -> Iterator[FakeProviderServer]:
+    with FakeProviderServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def server(_fake_server: FakeProviderServer) -> FakeProviderServer:
+    """The session's fake provider (real HTTP), with faults, counters and keys cleared for this test."""
+    _fake_server.reset()
+    _fake_server.require_api_key(None)
+    return _fake_server
+
 
 @pytest.fixture
 def redis_url() -> str:

@@ -4,29 +4,15 @@ provider (httpx's transport seam) that answers a body the test writes and keeps 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 
 from router import AsyncClient, Deployment, OpenAIProvider, Router, RouterSettings, Tier
 from router.testing import FakeProviderServer
 
 FAST = RouterSettings(backoff_initial_s=0.001, backoff_max_s=0.002, attempt_timeout_s=2.0, deadline_s=5.0)
-
-
-@pytest.fixture(scope="session")
-def _fake_server() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def server(_fake_server: FakeProviderServer) -> FakeProviderServer:
-    _fake_server.reset()
-    _fake_server.require_api_key(None)
-    return _fake_server
 
 
 class Canned:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from pathlib import Path
 
 import httpx
-import pytest
 from gatewaykit import ServeProcess, create_key_cli, write_config
 
 from router.testing import Fault, FakeProviderServer
@@ -60,14 +58,6 @@ def test_sigterm_under_load_answers_in_flight_and_loses_no_record(tmp_path: Path
     store.close()
     assert sorted(r.call_id for r in records) == sorted(answered)  # records == requests answered
     assert all(r.tags["api_key"] == "loader" for r in records)
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get("ATTUNE_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("ATTUNE_TEST_REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0); .ci/run sets it")
-    return url
 
 
 def test_two_workers_share_breakers_and_key_limits(tmp_path: Path, fake: FakeProviderServer, redis_url: str) -> None:
