@@ -83,12 +83,7 @@ class Gateway:
 
     # -- routes -----------------------------------------------------------------------
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        key = await self.access.authenticate(request.headers.get("Authorization"))
-        body = await self._json_body(request)
-        model = body.pop("model", None)
-        if not isinstance(model, str) or not model:
-            raise Denied(400, "invalid_request_error", None, "'model' must be a tier or deployment name", param="model")
-        self.access.check_model(key, model)
+        key, body, model = await self._routed_request(request)
         task_type, tags = _task_and_tags(request, body, key.name)
         self._enter()
         try:
@@ -110,12 +105,7 @@ class Gateway:
             self.in_flight -= 1
 
     async def embeddings(self, request: web.Request) -> web.StreamResponse:
-        key = await self.access.authenticate(request.headers.get("Authorization"))
-        body = await self._json_body(request)
-        model = body.pop("model", None)
-        if not isinstance(model, str) or not model:
-            raise Denied(400, "invalid_request_error", None, "'model' must be a tier or deployment name", param="model")
-        self.access.check_model(key, model)
+        key, body, model = await self._routed_request(request)
         task_type, tags = _task_and_tags(request, body, key.name, default="embedding")
         embeddings = getattr(self.client, "embeddings", None)
         if embeddings is None:
@@ -156,6 +146,16 @@ class Gateway:
         return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
 
     # -- pieces -----------------------------------------------------------------------
+    async def _routed_request(self, request: web.Request) -> tuple[Any, dict[str, Any], str]:
+        """The caller's key, the JSON body without ``model``, and the model the key may use."""
+        key = await self.access.authenticate(request.headers.get("Authorization"))
+        body = await self._json_body(request)
+        model = body.pop("model", None)
+        if not isinstance(model, str) or not model:
+            raise Denied(400, "invalid_request_error", None, "'model' must be a tier or deployment name", param="model")
+        self.access.check_model(key, model)
+        return key, body, model
+
     def readiness(self) -> dict[str, str]:
         tel = self.router.telemetry
         telemetry = "off"
