@@ -214,6 +214,7 @@ class AsyncClient:
     close = aclose  # the SDK's name: ``await client.close()``
 
     async def __aenter__(self) -> AsyncClient:
+        await self.router.astart()
         return self
 
     async def __aexit__(self, *exc: object) -> None:

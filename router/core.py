@@ -346,6 +346,14 @@ class Router:
         )  # fmt: skip
         return await call.run()
 
+    async def astart(self) -> None:
+        """Start the background work now and wait briefly for the shared state's first exchange,
+        so that the first call already knows the breakers other routers opened. Optional: the
+        first call starts it otherwise, without waiting (``async with AsyncClient(...)`` calls it)."""
+        self._start_background()
+        if self.shared_state is not None:
+            await self.shared_state.start()
+
     def _start_background(self) -> None:
         """Start shared-state polling and rollup refreshing on the running loop (once)."""
         if self.shared_state is not None:

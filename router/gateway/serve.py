@@ -89,6 +89,7 @@ async def run_worker(
     deadline = gateway.router.settings.deadline_s
     runner = web.AppRunner(gateway.app(), handler_cancellation=True, shutdown_timeout=deadline + 5.0, access_log=None)
     await runner.setup()
+    await gateway.router.astart()  # learn the breakers other workers opened before serving
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)
     await site.start()
     bound = runner.addresses[0][1] if runner.addresses else port

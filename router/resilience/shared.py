@@ -105,6 +105,7 @@ class SharedState:
         self._wake: asyncio.Event | None = None
         self._applying = False
         self._down_logged = False
+        self._exchanged = asyncio.Event()  # set after the first exchange with the store, answered or not
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.store.describe()!r})"
@@ -118,6 +119,18 @@ class SharedState:
         if self._task is None or self._task.done():
             self._wake = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run(), name="attune-shared-state")
+
+    async def start(self, *, timeout_s: float = 2.0) -> bool:
+        """Start polling and wait up to ``timeout_s`` for the first exchange with the store, so
+        that a new process knows what others learned before it serves (the gateway calls this
+        before it listens). Returns whether the store answered; a store that is down leaves
+        the state degraded to local, as on any later outage."""
+        self.ensure_started()
+        try:
+            await asyncio.wait_for(self._exchanged.wait(), timeout=timeout_s)
+        except TimeoutError:
+            pass
+        return self.available
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
@@ -210,6 +223,7 @@ class SharedState:
                     log.warning("shared state unavailable (%s); using local state only", type(exc).__name__)
                     self._down_logged = True
                 backoff = min(backoff * 2, 10.0)
+            self._exchanged.set()
             assert self._wake is not None
             self._wake.clear()
             try:

@@ -138,3 +138,21 @@ async def test_a_failing_store_degrades_to_local_state(caplog: pytest.LogCapture
 
 def test_the_redis_password_is_never_shown() -> None:
     assert "s3cret" not in repr(RedisSharedState("redis://:s3cret@127.0.0.1:6379/0"))
+
+
+async def test_a_started_router_knows_the_open_breakers_before_its_first_call(backend) -> None:  # type: ignore[no-untyped-def]
+    """A new process (a gateway worker) must not send its first call to a deployment another
+    router opened: ``astart()`` waits for the first exchange with the store."""
+    make, make_store = backend
+    store = make_store()
+    primary = MemoryProvider("openai")
+    r = make_router(make(), primary)
+    try:
+        await store.max_set(OPEN, "openai/gpt-4o", r.clock.time() + 30)
+        await r.astart()
+        assert r.breaker("openai/gpt-4o").state == "open"
+        assert (await r.acompletion("capable", MSGS)).deployment == "anthropic/claude-sonnet-4"
+        assert primary.calls == 0
+    finally:
+        await r.aclose()
+        await store.aclose()
