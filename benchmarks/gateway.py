@@ -6,7 +6,10 @@ generator in a third process keeps 64 connections busy for a while and reports r
 latency percentiles. The same generator against the upstream directly gives the latency the
 gateway adds. LiteLLM's proxy joins when ``litellm[proxy]`` is installed (skipped otherwise).
 
-    python benchmarks/gateway.py [--seconds 10] [--concurrency 64] [--workers 1 2]
+    python benchmarks/gateway.py [--seconds 10] [--concurrency 64] [--workers 1 2] [--loop uvloop asyncio]
+
+Each worker count runs on the first ``--loop`` (``attune serve --loop``); one worker also on
+the others, side by side. The load generator runs on uvloop when it is installed.
 
 Prints a table, then one JSON object as its last line.
 """
@@ -58,25 +61,25 @@ def _wait_ready(url: str, proc: subprocess.Popen[Any], timeout: float = 60) -> N
     raise RuntimeError("gateway did not become ready")
 
 
-def start_gateway(upstream: str, workers: int, tmp: str) -> tuple[subprocess.Popen[Any], str, str]:
+def start_gateway(upstream: str, workers: int, tmp: str, loop: str = "auto") -> tuple[subprocess.Popen[Any], str, str]:
     import yaml
 
     from telemetry.keys import KeyStore
 
-    db = f"sqlite:///{tmp}/gateway-{workers}.db"
+    db = f"sqlite:///{tmp}/gateway-{workers}-{loop}.db"
     cfg = {
         "telemetry": {"url": db},
         "deployments": {"openai/bench": {"model": "gpt-4o", "base_url": f"{upstream}/v1", "api_key_env": "BENCH_UPSTREAM_KEY"}},
         "tiers": {"bench": {"chain": ["openai/bench"]}},
     }
-    path = Path(tmp) / f"gateway-{workers}.yaml"
+    path = Path(tmp) / f"gateway-{workers}-{loop}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     store = KeyStore(db)
     secret = store.create(f"bench-{workers}")[1]
     store.close()
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "router.cli", "serve", "--config", str(path), "--port", str(port), "--workers", str(workers)],
+        [sys.executable, "-m", "router.cli", "serve", "--config", str(path), "--port", str(port), "--workers", str(workers), "--loop", loop],
         env={**os.environ, "BENCH_UPSTREAM_KEY": "sk-bench"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     _wait_ready(f"http://127.0.0.1:{port}/readyz", proc)
@@ -149,6 +152,22 @@ async def _generate(base: str, key: str, seconds: float, concurrency: int) -> di
     return {"rps": len(lat) / wall, "p50_ms": pct(0.5), "p99_ms": pct(0.99), "ok": len(lat), "errors": errors}
 
 
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _runner() -> asyncio.Runner:
+    if _has_uvloop():
+        import uvloop
+
+        return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    return asyncio.Runner()
+
+
 def _sequential(base: str, key: str, n: int = 2000) -> float:
     """Median latency of one caller, in ms (the added latency without queueing)."""
     import httpx
@@ -168,25 +187,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--loop", nargs="+", choices=["uvloop", "asyncio"], default=None,
+                   help="attune serve --loop for each run (default: uvloop and asyncio, or asyncio without uvloop)")
     p.add_argument("--load", help=argparse.SUPPRESS)  # the load generator's own process
     p.add_argument("--key", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.load:
-        print(json.dumps(asyncio.run(_generate(args.load, args.key, args.seconds, args.concurrency))))
+        with _runner() as runner:
+            print(json.dumps(runner.run(_generate(args.load, args.key, args.seconds, args.concurrency))))
         return 0
 
+    loops = args.loop or (["uvloop", "asyncio"] if _has_uvloop() else ["asyncio"])
+    runs = [(w, loops[0]) for w in args.workers] + [(1, lp) for lp in loops[1:] if 1 in args.workers]
     results: dict[str, Any] = {}
     upstream, base = start_upstream()
     try:
         results["upstream-direct"] = {**load(base, "sk-bench", args.seconds, args.concurrency), "seq_p50_ms": _sequential(base, "sk-bench")}
         with tempfile.TemporaryDirectory() as tmp:
-            for w in args.workers:
-                proc, gw, key = start_gateway(base, w, tmp)
+            for w, lp in runs:
+                proc, gw, key = start_gateway(base, w, tmp, lp)
                 try:
                     row = load(gw, key, args.seconds, args.concurrency)
                     row["seq_p50_ms"] = _sequential(gw, key)
                     row["rps_per_worker"] = row["rps"] / w
-                    results[f"attune-{w}w"] = row
+                    row["loop"] = lp
+                    results[f"attune-{w}w" + ("" if lp == loops[0] else f"-{lp}")] = row
                 finally:
                     proc.terminate()
                     proc.wait(60)
@@ -203,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         upstream.kill()
     direct = results["upstream-direct"]
+    print(f"gateway loop: {loops[0]} (1 worker also on: {', '.join(loops[1:]) or 'none'})")
     print(f"{'target':<16} {'req/s':>9} {'per worker':>11} {'p50 ms':>8} {'p99 ms':>8} {'seq p50 ms':>11} {'added p50 ms':>13}")
     for name, r in results.items():
         if "skipped" in r:

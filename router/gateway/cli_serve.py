@@ -14,6 +14,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     p.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (default 1)")
+    p.add_argument("--loop", default="auto", choices=("auto", "asyncio", "uvloop"),
+                   help="event loop of each worker: uvloop when installed (auto, the default), or asyncio")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:  # the whole config checked, and the key store reachable, before any worker starts
         open_keys(args.config)[2].close()
-        return serve(args.config, args.host, args.port, args.workers)
-    except (ConfigError, KeyStoreError) as exc:
+        return serve(args.config, args.host, args.port, args.workers, loop=args.loop)
+    except (ConfigError, KeyStoreError, ValueError) as exc:
         print(f"attune serve: {exc}", file=sys.stderr)
         return 2

@@ -101,7 +101,7 @@ def free_port() -> int:
 class ServeProcess:
     """``attune serve`` in a child process, as a user runs it."""
 
-    def __init__(self, config: Path, *, workers: int = 1, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config: Path, *, workers: int = 1, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
         import os
         import subprocess
         import sys
@@ -110,7 +110,7 @@ class ServeProcess:
         self.log = config.parent / f"serve-{self.port}.log"
         self._out = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "router.cli", "serve", "--config", str(config), "--port", str(self.port), "--workers", str(workers)],
+            [sys.executable, "-m", "router.cli", "serve", "--config", str(config), "--port", str(self.port), "--workers", str(workers), *args],
             stdout=self._out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
         )
         self._wait_healthy()

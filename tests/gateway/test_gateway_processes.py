@@ -16,7 +16,8 @@ from telemetry import TelemetryStore
 BODY = {"model": "capable", "messages": [{"role": "user", "content": "hello"}]}
 
 
-def test_sigterm_under_load_answers_in_flight_and_loses_no_record(tmp_path: Path, fake: FakeProviderServer) -> None:
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_sigterm_under_load_answers_in_flight_and_loses_no_record(tmp_path: Path, fake: FakeProviderServer, loop: str) -> None:
     db = f"sqlite:///{tmp_path / 'drain.db'}"
     cfg = write_config(tmp_path, fake, db=db)
     key = create_key_cli(cfg, "loader")
@@ -49,8 +50,9 @@ def test_sigterm_under_load_answers_in_flight_and_loses_no_record(tmp_path: Path
             await asyncio.gather(*tasks)
         assert code == 0
 
-    with ServeProcess(cfg) as server:
+    with ServeProcess(cfg, args=("--loop", loop)) as server:
         asyncio.run(load(server))
+    assert f"{loop} loop)" in server.log.read_text()  # the worker says which loop it ran on
     assert len(answered) >= 16
     assert len(set(answered)) == len(answered)  # no request answered twice
     assert set(statuses) <= {200, 503}
@@ -87,3 +89,16 @@ def test_two_workers_share_breakers(tmp_path: Path, fake: FakeProviderServer, re
             r = httpx.post(f"{server.url}/chat/completions", json=BODY, headers={"Authorization": f"Bearer {free}", "Connection": "close"}, timeout=10)
             assert r.status_code == 200 and r.headers["x-attune-deployment"] == "backup/gpt-4o-mini"
         assert fake.requests("a") == before  # neither worker sent to the open deployment
+
+
+def test_the_event_loop_is_chosen_by_name_and_a_bad_name_is_refused() -> None:
+    from router.gateway.serve import event_loop_runner
+
+    with event_loop_runner("uvloop") as runner:
+        assert type(runner.get_loop()).__module__.startswith("uvloop")
+    with event_loop_runner("asyncio") as runner:
+        assert type(runner.get_loop()).__module__.startswith("asyncio")
+    with event_loop_runner("auto") as runner:  # uvloop is installed with the dev extra
+        assert type(runner.get_loop()).__module__.startswith("uvloop")
+    with pytest.raises(ValueError, match="'trio'"):
+        event_loop_runner("trio")
