@@ -63,13 +63,20 @@ class Access:
         self._flusher: asyncio.Task[None] | None = None
 
     # -- authentication ---------------------------------------------------------------
-    async def authenticate(self, authorization: str | None) -> ApiKey:
-        if not authorization:
+    async def authenticate(self, authorization: str | None, api_key: str | None = None) -> ApiKey:
+        """The key of ``Authorization: Bearer <key>``, or of ``x-api-key`` (``api_key``, the
+        Anthropic wire's header, which wins when both are sent)."""
+        if api_key is not None:
+            secret = api_key.strip()
+            if not secret:
+                raise Denied(401, "invalid_request_error", "invalid_api_key", "Empty x-api-key header.")
+        elif not authorization:
             raise Denied(401, "invalid_request_error", "invalid_api_key", "Missing API key: send 'Authorization: Bearer <key>'.")
-        scheme, _, secret = authorization.partition(" ")
-        secret = secret.strip()
-        if scheme.lower() != "bearer" or not secret:
-            raise Denied(401, "invalid_request_error", "invalid_api_key", "Malformed Authorization header: expected 'Bearer <key>'.")
+        else:
+            scheme, _, secret = authorization.partition(" ")
+            secret = secret.strip()
+            if scheme.lower() != "bearer" or not secret:
+                raise Denied(401, "invalid_request_error", "invalid_api_key", "Malformed Authorization header: expected 'Bearer <key>'.")
         key = await self._lookup(secret)
         if key is None:
             raise Denied(401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided.")

@@ -1,10 +1,12 @@
-"""The gateway's HTTP application (aiohttp.web): OpenAI's routes in front of the router.
+"""The gateway's HTTP application (aiohttp.web): OpenAI's routes, and Anthropic's Messages
+route (``POST /v1/messages``, ``router.gateway.messages*``), in front of the router.
 
-Every request needs a key (``Authorization: Bearer``); ``model`` names a tier or deployment
-as in the library; ``x-attune-task-type`` (or ``metadata.task_type``) sets the task type and
+Every request needs a key (``Authorization: Bearer``, or ``x-api-key`` on the Messages
+route); ``model`` names a tier or deployment as in the library; ``x-attune-task-type`` (or ``metadata.task_type``) sets the task type and
 the other string entries of ``metadata`` become record tags. Answers carry
 ``x-attune-deployment``, ``x-attune-fallback-used``, ``x-attune-retry-count`` and
-``x-request-id`` (the call id).
+``x-request-id`` (the call id). Each route answers refusals in its own wire's error shape
+(a "front": ``wire.OPENAI``, ``messages_reply.ANTHROPIC``).
 """
 
 from __future__ import annotations
@@ -20,24 +22,19 @@ from aiohttp import web
 
 from router.errors import InvalidRequestError, RoutingError
 from router.gateway.access import KEY_TAG, Access, Denied
+from router.gateway.messages import to_chat_call
+from router.gateway.messages_reply import ANTHROPIC, AnthropicFront, message_from
+from router.gateway.messages_stream import send_stream
 from router.gateway.metrics import GatewayMetrics
-from router.gateway.wire import (
-    dumps,
-    error_body,
-    invalid_request_status,
-    retry_after_for,
-    routing_error_status,
-    to_wire,
-)
+from router.gateway.wire import OPENAI, OpenAIFront, dumps, retry_after_for, routing_error_status, to_wire
 
 __all__ = ["Gateway"]
 
 log = logging.getLogger("attune.gateway")
 
-# our own call options: a wire client cannot set them as body keys (the OpenAI API would
-# answer "Unrecognized request argument" too)
-_RESERVED = frozenset({"task_type", "tags", "deadline_s", "timeout", "extra_headers", "extra_query", "extra_body", "max_retries"})
 _JSON = "application/json"
+Front = OpenAIFront | AnthropicFront  # how a route takes a key and words its refusals
+MESSAGES_PATH = "/v1/messages"
 
 
 class Gateway:
@@ -58,68 +55,75 @@ class Gateway:
         app = web.Application(client_max_size=self.settings.max_body_bytes, middlewares=[self._errors])
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_post("/v1/embeddings", self.embeddings)
+        app.router.add_post(MESSAGES_PATH, self.messages)
         app.router.add_get("/v1/models", self.models)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/metrics", self.metrics_page)
         return app
 
-    # -- the middleware: every refusal in OpenAI's error shape ----------------------------
+    # -- the middleware: every refusal in the error shape of the route's wire -------------
     @web.middleware
     async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
         t0 = time.perf_counter()
+        front: Front = ANTHROPIC if request.path == MESSAGES_PATH else OPENAI
         try:
             resp = await handler(request)
         except Denied as d:
-            resp = _error(d.status, error_body(d.message, d.type, d.code, d.param), d.retry_after)
+            resp = _error(*front.denied(d.status, d.type, d.code, d.message, d.param), d.retry_after)
         except web.HTTPException as exc:  # aiohttp's own: 404 route, 405, 413 body too large
-            type_ = "invalid_request_error" if exc.status < 500 else "server_error"
-            resp = _error(exc.status, error_body(exc.reason or "error", type_, None))
+            resp = _error(*front.http_error(exc.status, exc.reason or "error"))
         except Exception:  # noqa: BLE001 - never a raw traceback to a client
             log.exception("gateway error on %s", request.path)
-            resp = _error(500, error_body("internal gateway error", "server_error", None))
+            resp = _error(*front.http_error(500, "internal gateway error"))
         self.metrics.request(request.path, resp.status, time.perf_counter() - t0)
         return resp
 
     # -- routes -----------------------------------------------------------------------
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        key, body, model = await self._routed_request(request)
+        key, body, model = await self._routed_request(request, OPENAI)
         task_type, tags = _task_and_tags(request, body, key.name)
+        stream = bool(body.pop("stream", False))
         self._enter()
         try:
-            await self.access.admit(key)
-            stream = bool(body.pop("stream", False))
-            try:
-                resp = await self.client.chat.completions.create(
-                    model=model, task_type=task_type, tags=tags, stream=stream, **body
-                )
-            except RoutingError as exc:
-                return self._routing_error(exc, model)
-            except InvalidRequestError as exc:
-                status, err = invalid_request_status(exc)
-                return _error(status, err)
+            resp = await self._route(OPENAI, self.client.chat.completions.create, key, model, task_type=task_type, tags=tags, stream=stream, **body)
+            if isinstance(resp, web.Response):
+                return resp
             if stream:
                 return await self._stream(request, resp)
             return web.Response(body=dumps(to_wire(resp)), content_type=_JSON, headers=_routing_headers(resp))
         finally:
             self.in_flight -= 1
 
+    async def messages(self, request: web.Request) -> web.StreamResponse:
+        """Anthropic's Messages API: the body checked and translated (``router.gateway.messages``),
+        routed as a chat completion, answered as a ``Message`` or its event stream."""
+        key, body, model = await self._routed_request(request, ANTHROPIC)
+        task_type, tags = _task_and_tags(request, body, key.name)
+        call = to_chat_call(body)
+        self._enter()
+        try:
+            resp = await self._route(ANTHROPIC, self.client.chat.completions.create, key, model, task_type=task_type, tags=tags, **call)
+            if isinstance(resp, web.Response):
+                return resp
+            headers = {**_routing_headers(resp), **ANTHROPIC.call_headers(resp.call_id)}
+            if call.get("stream"):
+                return await send_stream(request, resp, headers)
+            return web.Response(body=dumps(message_from(to_wire(resp), resp.call_id)), content_type=_JSON, headers=headers)
+        finally:
+            self.in_flight -= 1
+
     async def embeddings(self, request: web.Request) -> web.StreamResponse:
-        key, body, model = await self._routed_request(request)
+        key, body, model = await self._routed_request(request, OPENAI)
         task_type, tags = _task_and_tags(request, body, key.name, default="embedding")
         embeddings = getattr(self.client, "embeddings", None)
         if embeddings is None:
             raise Denied(404, "invalid_request_error", "unsupported", "this gateway's client does not route embeddings")
         self._enter()
         try:
-            await self.access.admit(key)
-            try:
-                resp = await embeddings.create(model=model, task_type=task_type, tags=tags, **body)
-            except RoutingError as exc:
-                return self._routing_error(exc, model)
-            except InvalidRequestError as exc:
-                status, err = invalid_request_status(exc)
-                return _error(status, err)
+            resp = await self._route(OPENAI, embeddings.create, key, model, task_type=task_type, tags=tags, **body)
+            if isinstance(resp, web.Response):
+                return resp
             return web.Response(body=dumps(to_wire(resp)), content_type=_JSON, headers=_routing_headers(resp))
         finally:
             self.in_flight -= 1
@@ -146,10 +150,10 @@ class Gateway:
         return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
 
     # -- pieces -----------------------------------------------------------------------
-    async def _routed_request(self, request: web.Request) -> tuple[Any, dict[str, Any], str]:
+    async def _routed_request(self, request: web.Request, front: Front) -> tuple[Any, dict[str, Any], str]:
         """The caller's key, the JSON body without ``model``, and the model the key may use."""
-        key = await self.access.authenticate(request.headers.get("Authorization"))
-        body = await self._json_body(request)
+        key = await self.access.authenticate(*front.credentials(request.headers))
+        body = await self._json_body(request, front.reserved)
         model = body.pop("model", None)
         if not isinstance(model, str) or not model:
             raise Denied(400, "invalid_request_error", None, "'model' must be a tier or deployment name", param="model")
@@ -173,7 +177,21 @@ class Gateway:
             raise Denied(503, "server_error", "overloaded", "the gateway is at its concurrency limit; retry shortly", retry_after=1)
         self.in_flight += 1
 
-    async def _json_body(self, request: web.Request) -> dict[str, Any]:
+    async def _route(self, front: Front, create: Any, key: Any, model: str, **call: Any) -> Any:
+        """The routed call's result, or the error response (in ``front``'s shape) when it failed."""
+        await self.access.admit(key)
+        try:
+            return await create(model=model, **call)
+        except RoutingError as exc:
+            status, err = front.routing(exc)
+            retry = retry_after_for(self.router, model) if status == 429 else None
+            resp = _error(status, err, retry)
+            resp.headers.update(front.call_headers(exc.call_id))
+            return resp
+        except InvalidRequestError as exc:
+            return _error(*front.invalid(exc))
+
+    async def _json_body(self, request: web.Request, reserved: frozenset[str]) -> dict[str, Any]:
         if request.content_length is not None and request.content_length > self.settings.max_body_bytes:
             raise Denied(413, "invalid_request_error", "request_too_large", f"request body over {self.settings.max_body_bytes} bytes")
         try:
@@ -191,17 +209,10 @@ class Gateway:
             raise Denied(400, "invalid_request_error", "invalid_json", "We could not parse the JSON body of your request.") from None
         if not isinstance(body, dict):
             raise Denied(400, "invalid_request_error", "invalid_json", "the request body must be a JSON object")
-        bad = sorted(_RESERVED & body.keys())
+        bad = sorted(reserved & body.keys())
         if bad:
             raise Denied(400, "invalid_request_error", "unknown_parameter", f"Unrecognized request argument supplied: {', '.join(bad)}", param=bad[0])
         return body
-
-    def _routing_error(self, exc: RoutingError, model: str) -> web.Response:
-        status, err = routing_error_status(exc)
-        retry = retry_after_for(self.router, model) if status == 429 else None
-        resp = _error(status, err, retry)
-        resp.headers["x-request-id"] = exc.call_id
-        return resp
 
     async def _stream(self, request: web.Request, stream: Any) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", **_routing_headers(stream)})
@@ -222,6 +233,7 @@ class Gateway:
 
 
 def _error(status: int, body: dict[str, Any], retry_after: float | None = None) -> web.Response:
+    """An error answer; ``Retry-After`` when ``retry_after`` is set."""
     headers = None
     if retry_after:  # whole seconds (RFC 9110) and, as OpenAI sends it, milliseconds
         headers = {"Retry-After": str(max(1, math.ceil(retry_after))), "retry-after-ms": str(max(1, round(retry_after * 1000)))}

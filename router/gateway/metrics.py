@@ -14,7 +14,7 @@ from typing import Any
 __all__ = ["GatewayMetrics"]
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-_ROUTES = frozenset({"/v1/chat/completions", "/v1/embeddings", "/v1/models", "/healthz", "/readyz", "/metrics"})
+_ROUTES = frozenset({"/v1/chat/completions", "/v1/embeddings", "/v1/messages", "/v1/models", "/healthz", "/readyz", "/metrics"})
 
 
 def _label(value: str) -> str:

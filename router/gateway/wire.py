@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from router.errors import InvalidRequestError, RoutingError, UnknownModelError
 
-__all__ = ["ROUTING_EXTRAS", "dumps", "error_body", "invalid_request_status", "retry_after_for", "routing_error_status", "to_wire"]
+__all__ = ["OPENAI", "ROUTING_EXTRAS", "OpenAIFront", "dumps", "error_body", "invalid_request_status", "retry_after_for", "routing_error_status", "to_wire"]
+
+# our own call options: a wire client cannot set them as body keys (the OpenAI API would
+# answer "Unrecognized request argument" too)
+RESERVED = frozenset({"task_type", "tags", "deadline_s", "timeout", "extra_headers", "extra_query", "extra_body", "max_retries"})
 
 # routing facts our objects carry; over the wire they travel as x-attune-* headers instead
 ROUTING_EXTRAS = ("provider", "deployment", "call_id", "fallback_used", "retry_count")
@@ -83,3 +88,31 @@ def retry_after_for(router: Any, model: str, now: float | None = None) -> float:
     waits = [router.cooldown_until(k) - now for k in keys if k in router.deployments]
     waits = [w for w in waits if w > 0]
     return max(1.0, min(waits)) if waits else 1.0
+
+
+class OpenAIFront:
+    """How the OpenAI routes take a key and word a refusal (``router.gateway.messages_reply``
+    has the Anthropic one): ``(status, body)`` for each kind of error."""
+
+    reserved = RESERVED
+
+    def credentials(self, headers: Mapping[str, str]) -> tuple[str | None, str | None]:
+        return headers.get("Authorization"), None
+
+    def denied(self, status: int, type_: str, code: str | None, message: str, param: str | None) -> tuple[int, dict[str, Any]]:
+        return status, error_body(message, type_, code, param)
+
+    def http_error(self, status: int, message: str) -> tuple[int, dict[str, Any]]:
+        return status, error_body(message, "invalid_request_error" if status < 500 else "server_error", None)
+
+    def routing(self, exc: RoutingError) -> tuple[int, dict[str, Any]]:
+        return routing_error_status(exc)
+
+    def invalid(self, exc: InvalidRequestError) -> tuple[int, dict[str, Any]]:
+        return invalid_request_status(exc)
+
+    def call_headers(self, call_id: str) -> dict[str, str]:
+        return {"x-request-id": call_id}
+
+
+OPENAI = OpenAIFront()
