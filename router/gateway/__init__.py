@@ -1,6 +1,6 @@
-"""``attune serve``: an OpenAI-compatible HTTP gateway in front of the router.
+"""``attune serve``: an OpenAI- and Anthropic-compatible HTTP gateway in front of the router.
 
-Any language and any OpenAI SDK gets routing, fallbacks, breakers and telemetry by changing
+Any language and any OpenAI or Anthropic SDK gets routing, fallbacks, breakers and telemetry by changing
 its ``base_url``. Needs the ``gateway`` extra (aiohttp). See docs/gateway.md.
 """
 

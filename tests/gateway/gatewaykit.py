@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from router.testing import FakeProviderServer
+from router.testing import FakeProviderServer, http11
+from router.testing.serving import ThreadedServer
 
 UPSTREAM_KEY = "sk-upstream-canary-3f9a1c"  # what the deployments send upstream (from the environment)
 FAST = {"deadline_s": 5, "attempt_timeout_s": 2, "backoff_initial_s": 0.01, "backoff_max_s": 0.05}
@@ -69,6 +71,11 @@ class GatewayThread:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def base(self) -> str:
+        """The Anthropic SDK's ``base_url`` (it adds ``/v1/messages`` itself)."""
+        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> GatewayThread:
         self._thread.start()
@@ -173,3 +180,35 @@ def create_key_cli(config: Path, name: str, *extra: str) -> str:
         check=True, capture_output=True, text=True,
     )
     return out.stdout.strip().splitlines()[-1]
+
+
+class ScriptedUpstream(ThreadedServer):
+    """An OpenAI chat endpoint on 127.0.0.1 that answers every request with what the test set:
+    ``chunks`` (a stream, whatever the request asked) or a ``completion`` body; ``bodies`` holds
+    the requests' JSON."""
+
+    def __init__(self) -> None:
+        super().__init__("127.0.0.1", 0, backlog=64)
+        self.chunks: list[dict[str, Any]] = []
+        self.completion: dict[str, Any] | None = None
+        self.bodies: list[dict[str, Any]] = []
+
+    async def _handle_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while (req := await http11.read_request(reader, writer)) is not None:
+                self.bodies.append(json.loads(req.body or b"{}"))
+                if self.completion is not None:
+                    http11.write_response(writer, 200, json.dumps(self.completion).encode())
+                else:
+                    http11.write_chunked_head(writer, 200, content_type="text/event-stream")
+                    for chunk in self.chunks:
+                        http11.write_chunk(writer, b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                    http11.write_chunk(writer, b"data: [DONE]\n\n")
+                    http11.write_chunk(writer, b"")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
