@@ -243,12 +243,23 @@ class Call(CallOutcome):
         leg.send = one_shot_stream(adapter) if self.stream else adapter.send if self.operation == "chat" else embed_sender(adapter)
 
     async def _send(self, leg: _Leg, timeout: float, a0: float, started: float) -> tuple[Any, ProviderError | None, bool]:
-        """One attempt: ``(answer, None, False)``, or ``(None, error, local_fault)`` where a local
-        fault is our side's (the adapter's own exception), never the deployment's health."""
+        """One attempt within ``timeout``: ``(answer, None, False)``, or ``(None, error,
+        local_fault)`` where a local fault is our side's (the adapter's own exception), never
+        the deployment's health. The limit is the adapter's own when it enforces one exactly,
+        else the router's attempt timer (one loop timer for every attempt, ``AttemptTimeouts``)."""
         self.sent_any = True
         resp = None
         try:
-            resp = await self._timed(leg, timeout)
+            armed = None if leg.dep.adapter.enforces_timeout else self._arm(timeout)
+            try:
+                resp = await leg.send(leg.request, timeout=timeout)
+            except asyncio.CancelledError:
+                if armed is not None and AttemptTimeouts.fired(armed[1]) and armed[2].uncancel() == 0:
+                    raise ProviderTimeoutError(f"no answer within {timeout:.3f}s", deployment=leg.dep.key) from None
+                raise
+            finally:
+                if armed is not None:
+                    armed[0].disarm(armed[1])
             check_answer(resp, stream=self.stream, chat=self.operation == "chat")
         except ProviderError as exc:
             leg.redact.error(exc)  # the one boundary: provider text scrubbed before it is kept
@@ -265,26 +276,16 @@ class Call(CallOutcome):
             return None, InvalidResponseError(f"adapter raised {type(exc).__name__}", deployment=leg.dep.key), True
         return resp, None, False
 
-    async def _timed(self, leg: _Leg, timeout: float) -> Any:
-        """``send`` within ``timeout``: the adapter's own limit when it enforces one exactly,
-        else the router's attempt timer (one loop timer for every attempt, ``AttemptTimeouts``)."""
-        if leg.dep.adapter.enforces_timeout:
-            return await leg.send(leg.request, timeout=timeout)
+    def _arm(self, timeout: float) -> tuple[AttemptTimeouts, Any, asyncio.Task[Any]]:
+        """Arm the router's attempt timer for this task: ``(timers, entry, task)``."""
         r = self.r
         loop = asyncio.get_running_loop()
         timers = r._timeouts
         if timers is None or timers.loop is not loop:
             timers = r._timeouts = AttemptTimeouts(loop)
         task = asyncio.current_task()
-        entry = timers.arm(loop.time() + timeout, task)  # type: ignore[arg-type]
-        try:
-            return await leg.send(leg.request, timeout=timeout)
-        except asyncio.CancelledError:
-            if AttemptTimeouts.fired(entry) and task.uncancel() == 0:  # type: ignore[union-attr]
-                raise ProviderTimeoutError(f"no answer within {timeout:.3f}s", deployment=leg.dep.key) from None
-            raise
-        finally:
-            timers.disarm(entry)
+        assert task is not None
+        return timers, timers.arm(loop.time() + timeout, task), task
 
     # -- accounting ------------------------------------------------------------------------
     def _count_success(self, leg: _Leg, resp: Any, a0: float, started: float) -> Any:

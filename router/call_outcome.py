@@ -163,7 +163,7 @@ class CallOutcome:
             original_provider=first.provider if fallback else None,
             original_model=first.model if fallback else None,
             retry_count=self.retries,
-            circuit_breaker_state=self.r.breaker(dep.key).state,
+            circuit_breaker_state=self.r._rt[dep.key].breaker.state,
             deployment=dep.key,
             policy=self.plan.policy,
             plan_order=list(self.plan.order_keys),
