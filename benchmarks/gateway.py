@@ -89,7 +89,8 @@ def start_gateway(upstream: str, workers: int, tmp: str, loop: str = "auto") -> 
 def start_litellm_proxy(upstream: str, tmp: str) -> tuple[subprocess.Popen[Any], str, str] | str:
     import shutil
 
-    exe = shutil.which("litellm")
+    beside = Path(sys.executable).parent / "litellm"  # this venv's, when it is not on PATH
+    exe = str(beside) if beside.exists() else shutil.which("litellm")
     if exe is None:
         return "litellm[proxy] is not installed (pip install 'litellm[proxy]'); skipped"
     import yaml
