@@ -52,7 +52,7 @@ STATES = {
 
 def start_provider() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-W", "ignore", "-m", "router.testing.fake_provider", "--port", "0"],
+        [sys.executable, "-W", "ignore", "-m", "router.testing.fake_cli", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -22,10 +22,7 @@ failures no longer count, and its latency is its own baseline from before the sl
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from policies.stats import DeploymentStats
+from policies.evidence import Evidence
 
 __all__ = ["after_failure", "after_success", "readmit", "replace_outcomes"]
 
@@ -48,7 +45,7 @@ FORGET_S = 5.0  # ...once its last failure is this old
 _Z95 = 1.645
 
 
-def _older_rate(st: DeploymentStats) -> tuple[float, float]:
+def _older_rate(st: Evidence) -> tuple[float, float]:
     """(weight, failure rate) of the slow window's evidence older than the fast window."""
     slow, fast = st.slow, st.fast
     old_n = slow.attempts - fast.attempts
@@ -56,13 +53,13 @@ def _older_rate(st: DeploymentStats) -> tuple[float, float]:
     return old_n, 0.005 if q < 0.005 else 0.97 if q > 0.97 else q
 
 
-def _rate_z(st: DeploymentStats, q_old: float) -> float:
+def _rate_z(st: Evidence, q_old: float) -> float:
     fast = st.fast
     mean = fast.attempts * q_old
     return (fast.failures - mean) / _sqrt(mean * (1.0 - q_old) + 0.25)
 
 
-def after_failure(st: DeploymentStats, now: float) -> bool:
+def after_failure(st: Evidence, now: float) -> bool:
     """Degradation tests after a failed attempt; returns whether one fired."""
     if st.regime == "degraded":
         return False
@@ -81,7 +78,7 @@ def after_failure(st: DeploymentStats, now: float) -> bool:
     return False
 
 
-def after_success(st: DeploymentStats, now: float, x: float) -> bool:
+def after_success(st: Evidence, now: float, x: float) -> bool:
     """Recovery and latency tests after a success that took ``x`` log-seconds; returns
     whether one fired."""
     changed = _recovery(st, now)
@@ -90,7 +87,7 @@ def after_success(st: DeploymentStats, now: float, x: float) -> bool:
     return _latency_shift(st, now) or changed
 
 
-def readmit(st: DeploymentStats, now: float, reason: str, *, ramp: bool = True) -> bool:
+def readmit(st: Evidence, now: float, reason: str, *, ramp: bool = True) -> bool:
     """End an incident: restart the outcome counts from a neutral estimate (``NEUTRAL_N``
     attempts at ``NEUTRAL_Q`` failures), put back its latency baseline from before a
     slowdown, and mark it recovered.
@@ -114,7 +111,7 @@ def readmit(st: DeploymentStats, now: float, reason: str, *, ramp: bool = True) 
     return True
 
 
-def _restore_latency(st: DeploymentStats) -> None:
+def _restore_latency(st: Evidence) -> None:
     """Put back the latency baseline from before a slowdown; the recent window restarts."""
     n, s1, s2 = st.lat_baseline  # type: ignore[misc]
     slow, fast = st.slow, st.fast
@@ -123,7 +120,7 @@ def _restore_latency(st: DeploymentStats) -> None:
     st.lat_baseline = None
 
 
-def _recovery(st: DeploymentStats, now: float) -> bool:
+def _recovery(st: Evidence, now: float) -> bool:
     slow = st.slow
     run = st.consecutive_successes
     before = slow.attempts - run
@@ -152,7 +149,7 @@ def _recovery(st: DeploymentStats, now: float) -> bool:
     return False
 
 
-def _latency_shift(st: DeploymentStats, now: float) -> bool:
+def _latency_shift(st: Evidence, now: float) -> bool:
     slow, fast = st.slow, st.fast
     fl = fast.lat_n
     if fl < MIN_FAST_LAT_N:
@@ -175,7 +172,7 @@ def _latency_shift(st: DeploymentStats, now: float) -> bool:
 
 
 def replace_outcomes(
-    st: DeploymentStats, now: float, reason: str, regime: str, attempts: float | None = None, failures: float | None = None
+    st: Evidence, now: float, reason: str, regime: str, attempts: float | None = None, failures: float | None = None
 ) -> bool:
     """Replace the slow window's outcome counts by the new regime's evidence (the fast
     window's unless given), scale the error mix to match, and record the change."""
@@ -195,7 +192,7 @@ def replace_outcomes(
     return True
 
 
-def _slowdown_over(st: DeploymentStats, now: float, x: float) -> bool:
+def _slowdown_over(st: Evidence, now: float, x: float) -> bool:
     """While slow: ``NORMAL_RUN`` answers in a row within the old baseline's p95 restore it
     (and restart the recent window's latency from them)."""
     n, s1, s2 = st.lat_baseline  # type: ignore[misc]

@@ -1,53 +1,33 @@
-"""Evidence folded into live statistics from outside the attempt path: finished call records
-(retries, time to first token, token sizes, per-task figures) and the store's per-minute
-rollups (the warm start and shared learning of ``policies.warmstart``)."""
+"""Evidence folded into live statistics from outside the attempt path: the store's per-minute
+rollups (the warm start and shared learning of ``policies.warmstart``). Finished call records
+are folded by ``StatsRegistry.observe_record`` itself."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from policies.stats import StatsRegistry
+from policies.evidence import Evidence
 
-__all__ = ["fold_record", "fold_rollups", "hist_log_moments"]
+__all__ = ["RollupTarget", "fold_rollups", "hist_log_moments"]
 
 _log = math.log
 
 
-def fold_record(stats: StatsRegistry, record: Any) -> None:
-    """Fold one finished ``LLMCallRecord`` into ``stats`` (see ``StatsRegistry.observe_record``)."""
-    task = record.task_type
-    seen: str | None = None
-    by_task = stats.track_tasks
-    for a in record.attempts:
-        outcome = a.outcome
-        if outcome == "skipped" or outcome == "cancelled":
-            continue
-        key = a.deployment
-        st = stats.get(key)
-        if a.retry_number:
-            st.retries += 1.0
-        elif key != seen:
-            st.calls += 1.0
-        seen = key
-        if by_task:
-            # the router observed this attempt a moment ago: its clock time is the deployment's
-            ts = stats.task_entry(key, task)
-            ts.observe(outcome == "success", a.error_type, a.latency_ms * 0.001, st.updated_at or 0.0)
-    if record.success:
-        if record.ttft_ms is not None:
-            st = stats.get(record.deployment or f"{record.provider}/{record.model}")
-            t = record.ttft_ms / 1000.0
-            st.ttft_ewma_s = t if st.ttft_ewma_s is None else st.ttft_ewma_s + 0.1 * (t - st.ttft_ewma_s)
-        o = stats.output_tokens_ewma
-        stats.output_tokens_ewma = float(record.output_tokens) if o is None else o + 0.05 * (record.output_tokens - o)
-        i = stats.input_tokens_ewma
-        stats.input_tokens_ewma = float(record.input_tokens) if i is None else i + 0.05 * (record.input_tokens - i)
+class RollupTarget(Protocol):
+    """What rollups are folded into (``StatsRegistry``)."""
+
+    half_life_s: float
+    version: int
+    own_minutes: dict[tuple[int, str], list[int]]
+
+    def get(self, key: str) -> Evidence: ...
+
+    def task_entry(self, key: str, task: str) -> Evidence: ...
 
 
-def fold_rollups(stats: StatsRegistry, rollups: Iterable[Any], now: float, *, subtract_own: bool = False) -> int:
+def fold_rollups(stats: RollupTarget, rollups: Iterable[Any], now: float, *, subtract_own: bool = False) -> int:
     """Fold rollups (``telemetry.rollups.Rollup``) into ``stats``' slow windows; returns the
     number folded. See ``StatsRegistry.load_rollups``."""
     from telemetry.histogram import bucket_bounds

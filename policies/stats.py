@@ -4,12 +4,13 @@ The router calls ``observe`` once per attempt and ``set_breaker`` / ``set_cooldo
 ``flag_misconfigured`` when those change; a policy may also pass finished call records to
 ``observe_record`` (retries, time to first token, per-task-type figures).
 
-Each deployment keeps two ``Window``s (``policies.windows``) decaying in the router's clock
-time: a slow one (half-life ``half_life_s``, the baseline; its latency keeps
-``latency_half_life_s``, five times longer by default) and a fast one (``fast_half_life_s``,
-the recent past). After each attempt the change tests of ``policies.changes`` compare them;
-on a detected change the slow window forgets the old regime. What holds a deployment back
-(breaker, Retry-After, a rejected key) is kept apart, in ``Holds`` (``policies.holds``).
+Each deployment's ``Evidence`` (``policies.evidence``) keeps two ``Window``s
+(``policies.windows``) decaying in the router's clock time: a slow one (half-life
+``half_life_s``, the baseline; its latency keeps ``latency_half_life_s``, five times longer by
+default) and a fast one (``fast_half_life_s``, the recent past). After each attempt the change
+tests of ``policies.changes`` compare them; on a detected change the slow window forgets the
+old regime. What holds a deployment back (breaker, Retry-After, a rejected key) is kept apart,
+in ``Holds`` (``policies.holds``).
 ``version`` rises on every event a cached plan should react to (a failure, a first success
 after failures, a regime change, a breaker, cooldown or misconfiguration change).
 """
@@ -21,117 +22,23 @@ from collections.abc import Iterable
 from typing import Any
 
 from policies.changes import after_failure, after_success, readmit
-from policies.folds import fold_record, fold_rollups
-from policies.holds import Holds
-from policies.windows import Window, log_latency
+from policies.evidence import Evidence
+from policies.folds import fold_rollups
+from policies.windows import log_latency
 
 __all__ = ["DeploymentStats", "StatsRegistry"]
 
-_exp2 = math.exp2
 _sqrt = math.sqrt
 _PRIOR_SD = 0.6  # log-seconds: a typical LLM latency spread (p95 about 2.7 x the median)
 _PRIOR_VAR_N = 10.0
 _IGNORED_ERRORS = frozenset({"bad_request", "context_length", "cancelled"})  # caller's fault, not health
 
 
-class DeploymentStats:
-    """Time-decayed evidence and state of one deployment (or one deployment x task).
+class DeploymentStats(Evidence):
+    """The statistics of one deployment (or one deployment x task): ``Evidence`` with the
+    attempt path (``observe``, which runs the change tests) and the reads policies use."""
 
-    ``slow`` and ``fast``: the two windows; ``errors``: the slow window's failures by error
-    class; ``holds``: breaker and hold windows; ``regime``: the last detected change
-    (``"normal" | "degraded" | "slow" | "recovered"``) with its time, reason and failure rate.
-    """
-
-    __slots__ = (
-        "key",
-        "half_life_s",
-        "fast_half_life_s",
-        "latency_half_life_s",
-        "tick_s",
-        "updated_at",
-        "slow",
-        "fast",
-        "errors",
-        "holds",
-        "consecutive_failures",
-        "consecutive_successes",
-        "last_success_at",
-        "last_failure_at",
-        "last_answer_at",
-        "calls",
-        "retries",
-        "ttft_ewma_s",
-        "regime",
-        "regime_at",
-        "regime_reason",
-        "regime_q",
-        "changes",
-        "readmitted_at",
-        "readmissions",
-        "lat_baseline",
-        "normal_run",
-        "last_latency_s",
-    )
-
-    def __init__(
-        self, key: str, half_life_s: float = 300.0, fast_half_life_s: float = 15.0, latency_half_life_s: float | None = None
-    ) -> None:
-        self.key = key
-        self.half_life_s = half_life_s
-        self.fast_half_life_s = fast_half_life_s
-        # latency moves less often than error rates (and its shifts are tested): a longer memory
-        self.latency_half_life_s = latency_half_life_s or 5.0 * half_life_s
-        self.tick_s = fast_half_life_s / 300.0  # events this close together count as simultaneous
-        self.updated_at: float | None = None
-        self.slow = Window()
-        self.fast = Window()
-        self.errors: dict[str, float] = {}
-        self.holds = Holds()
-        self.consecutive_failures = 0
-        self.consecutive_successes = 0
-        self.last_success_at: float | None = None
-        self.last_failure_at: float | None = None
-        self.last_answer_at = -1.0  # the later of the two (for the hang watch on the hot path)
-        self.calls = 0.0  # calls that reached this deployment (from records), decayed
-        self.retries = 0.0  # retry attempts at this deployment (from records), decayed
-        self.ttft_ewma_s: float | None = None
-        self.regime = "normal"
-        self.regime_at: float | None = None
-        self.regime_reason: str | None = None
-        self.regime_q = 0.0  # failure rate of the evidence of the last change
-        self.changes = 0
-        self.readmitted_at = -1.0  # about when its last incident ended
-        self.readmissions = 0  # incidents ended (a policy ramps traffic back after each)
-        self.lat_baseline: tuple[float, float, float] | None = None  # latency moments before a slowdown
-        self.normal_run = 0  # answers at baseline latency in a row while slow
-        self.last_latency_s = 0.0  # of the last success
-
-    # -- decay --------------------------------------------------------------------------
-    def _decay(self, now: float) -> bool:
-        """Age the counts to ``now``; returns whether they were aged (at most once a tick)."""
-        last = self.updated_at
-        if last is None:
-            self.updated_at = now
-            return True
-        dt = now - last
-        if dt < self.tick_s:
-            return False
-        self.updated_at = now
-        f = _exp2(-dt / self.half_life_s)
-        self.slow.decay(f, _exp2(-dt / self.latency_half_life_s))
-        g = _exp2(-dt / self.fast_half_life_s)
-        self.fast.decay(g, g)
-        self.calls *= f
-        self.retries *= f
-        errs = self.errors
-        if errs:
-            for k in errs:
-                errs[k] *= f
-        return True
-
-    def decay_to(self, now: float) -> None:
-        """Age every count to ``now`` (reads call this; updates do it themselves)."""
-        self._decay(now)
+    __slots__ = ()
 
     # -- updates ------------------------------------------------------------------------
     def observe(self, ok: bool, error_type: str | None, latency_s: float, now: float) -> bool:
@@ -166,13 +73,6 @@ class DeploymentStats:
         self.last_answer_at = now
         after_failure(self, now)
         return True
-
-    def mark_change(self, now: float, regime: str, reason: str) -> None:
-        """Record a detected change (the change tests call this)."""
-        self.changes += 1
-        self.regime = regime
-        self.regime_at = now
-        self.regime_reason = reason
 
     # -- reads --------------------------------------------------------------------------
     @property
@@ -256,38 +156,6 @@ class DeploymentStats:
             "breaker": self.holds.breaker_state,
             "misconfigured": self.holds.misconfigured,
         }
-
-    # -- warm start ---------------------------------------------------------------------
-    def add_evidence(
-        self,
-        *,
-        successes: float,
-        failures: float,
-        errors: dict[str, float] | None = None,
-        log_latency: tuple[float, float, float] | None = None,
-        fail_latency_sum_s: float = 0.0,
-        calls: float = 0.0,
-        retries: float = 0.0,
-        now: float,
-    ) -> None:
-        """Add already-weighted evidence to the slow window (used by the rollup warm start).
-        ``log_latency`` is (weight, sum, sum of squares) of log-seconds."""
-        self._decay(now)
-        slow = self.slow
-        slow.attempts += successes + failures
-        slow.successes += successes
-        slow.failures += failures
-        slow.fail_lat_sum += fail_latency_sum_s
-        self.calls += calls
-        self.retries += retries
-        if errors:
-            for k, v in errors.items():
-                self.errors[k] = self.errors.get(k, 0.0) + v
-        if log_latency is not None:
-            slow.lat_n += log_latency[0]
-            slow.lat_s1 += log_latency[1]
-            slow.lat_s2 += log_latency[2]
-
 
 class StatsRegistry:
     """Every deployment's ``DeploymentStats`` (created on first use), and per task type.
@@ -403,7 +271,37 @@ class StatsRegistry:
         if record is self._last_record:
             return  # two policies of one router forward the same record
         self._last_record = record
-        fold_record(self, record)
+        task = record.task_type
+        seen: str | None = None
+        by_task = self.track_tasks
+        for a in record.attempts:
+            outcome = a.outcome
+            if outcome == "skipped" or outcome == "cancelled":
+                continue
+            key = a.deployment
+            st = self.get(key)
+            if a.retry_number:
+                st.retries += 1.0
+            elif key != seen:
+                st.calls += 1.0
+            seen = key
+            if by_task:
+                # the router observed this attempt a moment ago: its clock time is the deployment's
+                ts = self.task_entry(key, task)
+                ts.observe(outcome == "success", a.error_type, a.latency_ms * 0.001, st.updated_at or 0.0)
+        if record.success:
+            self._fold_answer(record)
+
+    def _fold_answer(self, record: Any) -> None:
+        """Time to first token and token sizes of a successful call."""
+        if record.ttft_ms is not None:
+            st = self.get(record.deployment or f"{record.provider}/{record.model}")
+            t = record.ttft_ms / 1000.0
+            st.ttft_ewma_s = t if st.ttft_ewma_s is None else st.ttft_ewma_s + 0.1 * (t - st.ttft_ewma_s)
+        o = self.output_tokens_ewma
+        self.output_tokens_ewma = float(record.output_tokens) if o is None else o + 0.05 * (record.output_tokens - o)
+        i = self.input_tokens_ewma
+        self.input_tokens_ewma = float(record.input_tokens) if i is None else i + 0.05 * (record.input_tokens - i)
 
     # -- warm start from the store's rollups --------------------------------------------
     def load_rollups(self, rollups: Iterable[Any], now: float, *, subtract_own: bool = False) -> int:

@@ -16,8 +16,8 @@ from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from router._limits import MAX_SECONDS, Range, cut
 from router.errors import ConfigError
-from router.validation import MAX_SECONDS, Range, cut
 
 __all__ = ["STRICT", "FileModel", "NonEmpty", "Seconds", "build", "join", "model_for", "problems", "validate"]
 

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from router.answers import fill_body, scrub_answer
 from router.embeddings import routed_embedding
-from router.errors import ProviderError, RoutingError, routing_error
+from router.errors import ProviderError, RoutingError
 from router.facts import RoutingFacts
 from router.response import routed_completion
+from router.sdk_errors import routing_error
 from router.streaming import AsyncChatCompletionStream, StreamLimits
 from telemetry.records import AttemptRecord, LLMCallRecord, SkippedDeployment
 

@@ -16,7 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scenario": ("router.sim.cli_scenario", "work with scenario files (from-telemetry)"),
     "explain": ("router.cli_explain", "show the current order per tier and the numbers behind it, from a telemetry store"),
     "report": ("router.report.cli", "what happened per deployment, provider, model, task type or tier, and the anomalies, from a telemetry store"),
-    "fake-provider": ("router.testing.fake_provider", "serve fake OpenAI, Anthropic and Gemini APIs with injectable faults"),
+    "fake-provider": ("router.testing.fake_cli", "serve fake OpenAI, Anthropic and Gemini APIs with injectable faults"),
     "serve": ("router.gateway.cli_serve", "run the OpenAI-compatible gateway (attune serve --config attune.yaml)"),
     "keys": ("router.gateway.cli_keys", "create, list and revoke the gateway's API keys"),
 }

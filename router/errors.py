@@ -49,7 +49,6 @@ __all__ = [
     "ServerError",
     "UnknownModelError",
     "error_class_for",
-    "routing_error",
 ]
 
 
@@ -107,11 +106,22 @@ class UnknownModelError(InvalidRequestError, LookupError):
     """``model=`` names neither a configured tier nor a deployment."""
 
 
+_BY_TYPE: dict[str, type[ProviderError]] = {}  # error_type -> class, filled as the classes below are defined
+
+
 class ProviderError(AttuneError):
     """One attempt failed. ``error_type`` is the taxonomy name stored in telemetry."""
 
     error_type = "server_error"
     response: Any = None  # the provider's non-2xx answer (an ``httpx.Response``), when there was one
+
+    def __init_subclass__(cls, error_type: str | None = None, **kwargs: Any) -> None:
+        """``class X(ProviderError, error_type="name")`` sets the name and registers ``X`` as
+        the class of that name (``error_class_for``)."""
+        super().__init_subclass__(**kwargs)
+        if error_type is not None:
+            cls.error_type = error_type
+            _BY_TYPE[error_type] = cls
 
     def __init__(
         self,
@@ -139,61 +149,44 @@ class ProviderError(AttuneError):
         return f"{head}: {self.message}" if self.message else head
 
 
-class RateLimitedError(ProviderError):
-    error_type = "rate_limited"
+class RateLimitedError(ProviderError, error_type="rate_limited"):
+    """429."""
 
 
-class OverloadedError(ProviderError):
-    error_type = "overloaded"
+class OverloadedError(ProviderError, error_type="overloaded"):
+    """529, 503."""
 
 
-class ServerError(ProviderError):
-    error_type = "server_error"
+class ServerError(ProviderError, error_type="server_error"):
+    """Another 5xx."""
 
 
-class ProviderTimeoutError(ProviderError):
-    error_type = "timeout"
+class ProviderTimeoutError(ProviderError, error_type="timeout"):
+    """Connect or read timeout."""
 
 
-class ConnectionFailedError(ProviderError):
-    error_type = "connection"
+class ConnectionFailedError(ProviderError, error_type="connection"):
+    """Reset, refused, DNS."""
 
 
-class InvalidResponseError(ProviderError):
-    error_type = "invalid_response"
+class InvalidResponseError(ProviderError, error_type="invalid_response"):
+    """An unparsable or truncated body."""
 
 
-class AuthError(ProviderError):
-    error_type = "auth"
+class AuthError(ProviderError, error_type="auth"):
+    """401, 403: the deployment is misconfigured."""
 
 
-class ContextLengthError(ProviderError):
-    error_type = "context_length"
+class ContextLengthError(ProviderError, error_type="context_length"):
+    """400: the prompt is longer than the context window."""
 
 
-class BadRequestError(ProviderError):
-    error_type = "bad_request"
+class BadRequestError(ProviderError, error_type="bad_request"):
+    """Another 400, 404, 422."""
 
 
-class CircuitOpenError(ProviderError):
-    error_type = "circuit_open"
-
-
-_BY_TYPE: dict[str, type[ProviderError]] = {
-    c.error_type: c
-    for c in (
-        RateLimitedError,
-        OverloadedError,
-        ServerError,
-        ProviderTimeoutError,
-        ConnectionFailedError,
-        InvalidResponseError,
-        AuthError,
-        ContextLengthError,
-        BadRequestError,
-        CircuitOpenError,
-    )
-}
+class CircuitOpenError(ProviderError, error_type="circuit_open"):
+    """The breaker is open: not sent."""
 
 
 def error_class_for(error_type: str) -> type[ProviderError]:
@@ -208,9 +201,9 @@ class RoutingError(AttuneError):
     """A routed call failed. ``attempts`` holds every attempt made (and every skip), in order;
     ``record`` is the telemetry record written for the call.
 
-    Routed failures are raised as subclasses named like the OpenAI SDK's exceptions
-    (``router.sdk_errors``; subclasses of the SDK's own when ``openai`` is installed), with the
-    SDK's attributes: ``status_code``, ``body``, ``request_id``, ``message``, ``response``,
+    Routed failures are raised as subclasses named like the OpenAI SDK's exceptions (built by
+    ``router.sdk_errors.routing_error``; subclasses of the SDK's own when ``openai`` is
+    installed), with the SDK's attributes: ``status_code``, ``body``, ``request_id``, ``message``, ``response``,
     ``request``, ``code``, ``param``, ``type``."""
 
     status_code: int | None = None
@@ -240,20 +233,3 @@ class RoutingError(AttuneError):
         self.record = record
         self.last_error = last_error
 
-
-def routing_error(
-    message: str,
-    *,
-    error_type: str,
-    call_id: str,
-    attempts: list[AttemptRecord],
-    record: LLMCallRecord | None = None,
-    last_error: BaseException | None = None,
-) -> RoutingError:
-    """The ``RoutingError`` to raise for a failed call, of the SDK-named class its failure maps
-    to (see ``router.sdk_errors.sdk_class_for``)."""
-    from router.sdk_errors import build_routing_error
-
-    return build_routing_error(
-        message, error_type=error_type, call_id=call_id, attempts=attempts, record=record, last_error=last_error
-    )

@@ -33,12 +33,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from router.errors import ProviderError, RoutingError
 
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "APIConnectionError",
@@ -54,7 +54,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "UnprocessableEntityError",
-    "build_routing_error",
+    "routing_error",
     "sdk_class_for",
     "sdk_variant",
 ]
@@ -179,18 +179,14 @@ def _error_object(resp: httpx.Response | None) -> object | None:
     return data.get("error", data) if isinstance(data, dict) else data
 
 
-def build_routing_error(
-    message: str,
-    *,
-    error_type: str,
-    call_id: str,
-    attempts: list[Any],
-    record: Any = None,
-    last_error: BaseException | None = None,
-) -> RoutingError:
-    """A ``RoutingError`` of the SDK-named class for this failure, with the SDK's attributes."""
+def routing_error(message: str, *, error_type: str, last_error: BaseException | None = None, **fields: Any) -> RoutingError:
+    """The ``RoutingError`` to raise for a failed call: of the SDK-named class its failure maps
+    to (``sdk_class_for``), with the SDK's attributes. ``fields`` are the rest of
+    ``RoutingError``'s keyword arguments (``call_id``, ``attempts``, ``record``)."""
+    import httpx  # loaded on the first failure, as the rest of the wire is (``import router`` stays light)
+
     cls, status = sdk_class_for(error_type, last_error)
-    err = sdk_variant(cls)(message, error_type=error_type, call_id=call_id, attempts=attempts, record=record, last_error=last_error)
+    err = sdk_variant(cls)(message, error_type=error_type, last_error=last_error, **fields)
     resp = getattr(last_error, "response", None) if isinstance(last_error, ProviderError) else None
     if resp is None and issubclass(cls, (APIStatusError, APIResponseValidationError)):
         payload = {"error": {"message": message, "type": error_type, "param": None, "code": error_type}}

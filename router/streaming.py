@@ -29,9 +29,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from router.errors import InvalidResponseError, ProviderError, ProviderTimeoutError, routing_error
+from router.errors import InvalidResponseError, ProviderError, ProviderTimeoutError
 from router.providers.base import ProviderRequest, ProviderResponse
 from router.facts import RoutingFacts
+from router.sdk_errors import routing_error
 
 if TYPE_CHECKING:
     from router.types.chat_chunk import ChatCompletionChunk

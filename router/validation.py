@@ -10,52 +10,23 @@
   from a file or from Python.
 - Every error is a ``ConfigError`` in one format, ``SOURCE: KEY.PATH: PROBLEM (got VALUE)``,
   with every problem of a source at once and each value cut short by ``cut``.
+
+``Range``, ``MAX_SECONDS`` and ``cut`` live in ``router._limits``, which both sides import.
 """
 
 from __future__ import annotations
 
-import reprlib
-from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from router._limits import MAX_SECONDS, Range, cut, shorten
 from router.errors import ConfigError
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "Range", "check_fields", "cut", "parse_yaml", "read_yaml", "shorten"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_SECONDS", "Range", "check_fields", "cut", "parse_yaml", "read_yaml", "shorten"]
 
 MAX_DEPTH = 64  # nesting levels of a YAML document
 MAX_NODES = 100_000  # nodes of a YAML document once every alias is counted at its full size
-MAX_SECONDS = 10.0**7  # about 116 days: the longest time any setting may name
-
-
-@dataclass(frozen=True, slots=True)
-class Range:
-    """Bounds of a configured number (``Annotated[float, Range(gt=0)]``); always finite."""
-
-    gt: float | None = None
-    ge: float | None = None
-    lt: float | None = None
-    le: float | None = None
-
-
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 60, 60
-_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 6
-
-
-def cut(value: Any, limit: int = 100) -> str:
-    """``repr(value)`` cut short: bounded in depth, items and length, whatever ``value`` is."""
-    try:
-        text = _REPR.repr(value)
-    except Exception:  # an int past the digit limit, a repr that raises, ...
-        return f"<a {type(value).__name__} that cannot be shown>"
-    return shorten(text, limit)
-
-
-def shorten(text: str, limit: int = 200) -> str:
-    """``text`` cut to ``limit`` characters."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def check_fields(obj: Any, names: tuple[str, ...] | None = None, *, source: str | None = None) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 import router.testing
 from router.testing import FakeProviderServer, Fault, RequestRecord
-from router.testing.fake_provider import main
+from router.testing.fake_cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -525,7 +525,7 @@ def test_main_serves_until_interrupted() -> None:
     env = dict(os.environ, FAKE_KEY_FOR_TEST="sk-cli-secret")
     proc = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys; from router.testing.fake_provider import main; sys.exit(main(sys.argv[1:]))",
+         "import sys; from router.testing.fake_cli import main; sys.exit(main(sys.argv[1:]))",
          "--port", "0", "--error-rate", "1", "--error-status", "502", "--latency-ms", "50",
          "--require-key", "FAKE_KEY_FOR_TEST"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

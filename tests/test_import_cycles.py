@@ -1,8 +1,8 @@
-"""No import cycle among the project's modules: the module-level imports of router/,
-telemetry/ and policies/ form a graph with no cycle, both as they run (imports inside
-functions are lazy by design and left out) and as a type checker reads them (``if
-TYPE_CHECKING:`` imports included: ``router.core`` <-> ``router.resilience.shared`` was such a
-cycle); and the packages import one way."""
+"""No import cycle among the project's modules: the imports of router/, telemetry/ and
+policies/ form a graph with no cycle as they run at import time, as a type checker reads them
+(``if TYPE_CHECKING:`` imports included: ``router.core`` <-> ``router.resilience.shared`` was
+such a cycle), and with the imports inside functions too (lazy, but still a dependency); and
+the packages import one way."""
 
 from __future__ import annotations
 
@@ -113,14 +113,9 @@ def test_no_import_cycle_among_the_modules() -> None:
     assert found == [], f"import cycles: {found}"
 
 
-# a cycle through TYPE_CHECKING imports only, in policies/ (reported to its owner): listed so
-# that a new cycle fails, and so does this one's removal (then empty the list)
-KNOWN_TYPING_CYCLES = [["policies.changes", "policies.folds", "policies.stats"]]
-
-
 def test_no_import_cycle_as_a_type_checker_reads_them() -> None:
     found = cycles(_without_package_inits(import_graph(typing=True)))
-    assert found == KNOWN_TYPING_CYCLES, f"import cycles (TYPE_CHECKING imports included): {found}"
+    assert found == [], f"import cycles (TYPE_CHECKING imports included): {found}"
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
@@ -139,19 +134,22 @@ def test_packages_import_one_way() -> None:
             assert tops <= {"policies", "telemetry"}, (module, deps)
 
 
-# cycles through imports inside functions (lazy by design, each import runs on first use), as
-# farm-studio draws them on 2026-12-01: each in another helper's modules, reported to them;
-# listed so that a new one fails, and so does one of these being broken (take it off then)
-KNOWN_LAZY_CYCLES = [
-    ["policies.changes", "policies.folds", "policies.stats"],
-    ["router.errors", "router.sdk_errors"],
-    ["router._schema", "router.validation"],
-    ["router.report.cli", "router.report.page", "router.report.plots"],
-    ["router.sim.scenario", "router.sim.scenario_schema"],
-    ["router.testing.fake_cli", "router.testing.fake_provider"],
-]
-
-
-def test_cycles_through_lazy_imports_are_the_known_ones() -> None:
+def test_no_import_cycle_through_imports_in_functions() -> None:
+    # an import inside a function is lazy (it runs on first use) but still a dependency: a
+    # cycle through one is two modules that need each other, so the piece both need belongs
+    # in a third module they both import
     found = cycles(_without_package_inits(import_graph(lazy=True)))
-    assert sorted(found) == sorted(KNOWN_LAZY_CYCLES), f"import cycles (imports in functions included): {found}"
+    assert found == [], f"import cycles (imports in functions included): {found}"
+
+
+def test_the_walker_reads_each_kind_of_import() -> None:
+    src = (
+        "import pkg.a\n"
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from pkg import b\n"
+        "def f():\n    from .c import d\n"
+    )
+    tree = ast.parse(src)
+    assert _eager_imports(tree, "pkg.m", False) == {"pkg.a", "typing", "typing.TYPE_CHECKING"}
+    assert _eager_imports(tree, "pkg.m", False, typing=True) >= {"pkg.a", "pkg", "pkg.b"}
+    assert _eager_imports(tree, "pkg.m", False, lazy=True) >= {"pkg.a", "pkg.b", "pkg.c", "pkg.c.d"}

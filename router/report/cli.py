@@ -8,8 +8,9 @@ import argparse
 import json
 import math
 import sys
-from datetime import datetime, timezone
 from typing import Any
+
+from router.report.tables import ANOMALY_HEAD, COLUMNS, anomaly_rows, breaker_trips, group_rows, heavy_tasks, span
 
 __all__ = ["configure", "render", "run"]
 
@@ -24,41 +25,6 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--html", metavar="FILE", default=None, help="write one self-contained HTML page with the table and the plots")
 
 
-def _fmt(v: Any, kind: str) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if kind == "pct":
-        return f"{v * 100:.1f}%"
-    if kind == "ms":
-        return f"{v:,.0f}"
-    if kind == "usd":
-        return f"{v:,.4f}"
-    if kind == "x":
-        return f"{v:.2f}"
-    return f"{v:,}"
-
-
-COLUMNS = (
-    ("calls", "calls", "n"),
-    ("success", "success_rate", "pct"),
-    ("attempts", "attempts", "n"),
-    ("attempt ok", "attempt_success_rate", "pct"),
-    ("fallback", "fallback_rate", "pct"),
-    ("retries/call", "mean_retries", "x"),
-    ("p50 ms", "p50_ms", "ms"),
-    ("p95 ms", "p95_ms", "ms"),
-    ("p99 ms", "p99_ms", "ms"),
-    ("TTFT p50 ms", "ttft_p50_ms", "ms"),
-    ("cost $", "cost", "usd"),
-    ("$/success", "cost_per_success", "usd"),
-    ("unpriced", "unknown_price_calls", "n"),
-)
-
-
-def _when(ts: float | None) -> str:
-    return "-" if ts is None else datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def render(report: Any, console: Any) -> None:
     """Print the report's tables on a rich console."""
     from rich.table import Table
@@ -66,28 +32,25 @@ def render(report: Any, console: Any) -> None:
     if report.start is None:
         console.print("the store holds no calls yet")
         return
-    start = "the first record" if report.start == 0 else _when(report.start)
-    t = Table(title=f"by {report.by}, {start} to {_when(report.end)} UTC", title_justify="left")
+    t = Table(title=span(report), title_justify="left")
     t.add_column(report.by)
     for head, _, _ in COLUMNS:
         t.add_column(head, justify="right")
-    for name, g in sorted(report.groups.items()):
-        t.add_row(name or "(none)", *(_fmt(g[key], kind) for _, key, kind in COLUMNS))
+    for row in group_rows(report):
+        t.add_row(*row)
     console.print(t)
     if report.fallback_heavy_tasks:
-        console.print("task types needing a fallback on more than 10 % of calls: " + ", ".join(
-            f"{k} {v:.1%}" for k, v in sorted(report.fallback_heavy_tasks.items(), key=lambda kv: -kv[1])))
-    trips = {k: v for k, v in report.breaker_trips.items() if v}
-    console.print("breaker trips: " + (", ".join(f"{k} {v}" for k, v in sorted(trips.items())) if trips else "none"))
+        console.print("task types needing a fallback on more than 10 % of calls: " + ", ".join(f"{k} {v:.1%}" for k, v in heavy_tasks(report)))
+    trips = breaker_trips(report)
+    console.print("breaker trips: " + (", ".join(f"{k} {v}" for k, v in trips) if trips else "none"))
     if not report.anomalies:
         console.print("anomalies: none")
         return
     a = Table(title="anomalies", title_justify="left")
-    for head in ("deployment", "kind", "start (UTC)", "end (UTC)", "minutes", "size"):
+    for head in ANOMALY_HEAD:
         a.add_column(head)
-    for x in report.anomalies:
-        size = f"x{x['size']:.2f}" if x["kind"] == "latency" else (f"{x['size']:+.2f}" if x["kind"] == "retries" else f"{x['size']:+.1%}")
-        a.add_row(x["deployment"], x["kind"], _when(x["start"]), _when(x["end"]), f"{(x['end'] - x['start']) / 60:.1f}", size)
+    for row in anomaly_rows(report):
+        a.add_row(*row)
     console.print(a)
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import base64
 import html
-from datetime import datetime, timezone
 from typing import Any
 
-from .cli import COLUMNS, _fmt
+from router.report.tables import ANOMALY_HEAD, COLUMNS, anomaly_rows, breaker_trips, group_rows, heavy_tasks, span
 
 __all__ = ["render_page"]
 
@@ -20,10 +19,6 @@ th{background:#f6f8fa;text-align:right} th:first-child,td:first-child{text-align
 td{text-align:right;font-variant-numeric:tabular-nums} img{max-width:100%;border:1px solid #d0d7de;margin:6px 0}
 .none{color:#57606a}
 """
-
-
-def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
@@ -41,23 +36,17 @@ def render_page(report: Any, images: dict[str, bytes]) -> str:
     if report.start is None:
         parts.append("<p class='none'>The store holds no calls yet.</p></body></html>")
         return "".join(parts)
-    start = "the first record" if report.start == 0 else _when(report.start)
-    parts.append(f"<p class='sub'>by {e(report.by)}, {e(start)} to {e(_when(report.end))} UTC</p>")
-    rows = [[name or "(none)", *(_fmt(g[key], kind) for _, key, kind in COLUMNS)] for name, g in sorted(report.groups.items())]
-    parts.append(_table([report.by, *(h for h, _, _ in COLUMNS)], rows))
+    parts.append(f"<p class='sub'>{e(span(report))}</p>")
+    parts.append(_table([report.by, *(h for h, _, _ in COLUMNS)], group_rows(report)))
     parts.append("<h2>Task types needing a fallback on more than 10 % of calls</h2>")
-    heavy = sorted(report.fallback_heavy_tasks.items(), key=lambda kv: -kv[1])
+    heavy = heavy_tasks(report)
     parts.append(_table(["task type", "fallback rate"], [[t, f"{r:.1%}"] for t, r in heavy]) if heavy else "<p class='none'>none</p>")
     parts.append("<h2>Breaker trips</h2>")
-    trips = sorted((k, v) for k, v in report.breaker_trips.items() if v)
+    trips = breaker_trips(report)
     parts.append(_table(["deployment", "trips"], [[k, str(v)] for k, v in trips]) if trips else "<p class='none'>none</p>")
     parts.append("<h2>Anomalies</h2>")
-    if report.anomalies:
-        rows = [[a["deployment"], a["kind"], _when(a["start"]), _when(a["end"]), f"{(a['end'] - a['start']) / 60:.1f}",
-                 f"x{a['size']:.2f}" if a["kind"] == "latency" else f"{a['size']:+.3f}"] for a in report.anomalies]  # fmt: skip
-        parts.append(_table(["deployment", "kind", "start (UTC)", "end (UTC)", "minutes", "size"], rows))
-    else:
-        parts.append("<p class='none'>none</p>")
+    rows = anomaly_rows(report)
+    parts.append(_table(list(ANOMALY_HEAD), rows) if rows else "<p class='none'>none</p>")
     titles = {"latency": "Latency", "success": "Success and fallback", "errors": "Errors by class", "cost": "Cost per day"}
     for name, png in images.items():
         data = base64.b64encode(png).decode("ascii")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ PLOTS = ("latency", "success", "errors", "cost")
 _KIND_COLOUR = {"error_rate": "tab:red", "rate_limit": "tab:orange", "latency": "tab:purple", "retries": "tab:brown"}
 _MIN_P50, _MIN_TAIL = 5, 20  # attempts in a bin before its median / p95 and p99 are drawn
 _NOT_ERRORS = frozenset({"circuit_open", "cancelled"})  # skips and the caller's cancellations
+_PERCENT = (-2.0, 102.0)  # y limits of a share in percent
 
 
 def _pyplot() -> Any:
@@ -74,6 +76,22 @@ def _time_axis(ax: Any, plt: Any, *, label: bool = True) -> None:
     ax.grid(alpha=0.3)
 
 
+def _label(ax: Any, ylabel: str, title: str, *, ylim: tuple[float, float] | None = None, legend: str | None = "upper left", ncol: int = 1) -> None:
+    """A panel's y label, limits, title (left, small) and legend (at ``legend``; none: ``None``)."""
+    ax.set_ylabel(ylabel)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_title(title, loc="left", fontsize=10)
+    if legend is not None:
+        ax.legend(fontsize=8, loc=legend, ncol=ncol)
+
+
+def _save(fig: Any, plt: Any, path: str) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=96)
+    plt.close(fig)
+
+
 def _latency(report: Any, plt: Any, path: str) -> None:
     cols = report.columns
     idx, starts, width = _bins(cols)
@@ -95,13 +113,9 @@ def _latency(report: Any, plt: Any, path: str) -> None:
         if not np.isfinite(q).any():
             ax.text(0.5, 0.5, f"fewer than {_MIN_P50} attempts in every bin: no percentile drawn", ha="center", va="center", transform=ax.transAxes, color="grey")
         ax.set_yscale("log")
-        ax.set_ylabel("attempt latency (ms)")
-        ax.set_title(f"{dep}: latency of attempts sent to it (failed ones included)", loc="left", fontsize=10)
-        ax.legend(fontsize=8, loc="upper left", ncol=4)
+        _label(ax, "attempt latency (ms)", f"{dep}: latency of attempts sent to it (failed ones included)", ncol=4)
         _time_axis(ax, plt, label=ax is axes[-1, 0])
-    fig.tight_layout()
-    fig.savefig(path, dpi=96)
-    plt.close(fig)
+    _save(fig, plt, path)
 
 
 def _success(report: Any, plt: Any, path: str) -> None:
@@ -121,11 +135,8 @@ def _success(report: Any, plt: Any, path: str) -> None:
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 6.4), sharex=True)
     ax1.plot(when, success * 100, lw=1.5, label="calls that succeeded")
     ax1.plot(when, fallback * 100, lw=1.5, label="calls that needed a fallback")
-    ax1.set_ylabel("share of calls (%)")
-    ax1.set_ylim(-2, 102)
-    ax1.set_title("every call: success and fallback rate", loc="left", fontsize=10)
     _shade(ax1, report)
-    ax1.legend(fontsize=8, loc="center left")
+    _label(ax1, "share of calls (%)", "every call: success and fallback rate", ylim=_PERCENT, legend="center left")
     _time_axis(ax1, plt, label=False)
     dep_arr = np.array(cols.deployment, dtype=object)
     for dep in sorted(set(cols.deployment)):
@@ -133,14 +144,9 @@ def _success(report: Any, plt: Any, path: str) -> None:
         ok, err = total(sc["attempt_successes"], m), total(sc["attempt_failures"], m)
         with np.errstate(invalid="ignore", divide="ignore"):
             ax2.plot(when, ok / (ok + err) * 100, lw=1.2, label=dep)
-    ax2.set_ylabel("attempts that succeeded (%)")
-    ax2.set_ylim(-2, 102)
-    ax2.set_title("per deployment: attempt success rate (gaps: nothing sent)", loc="left", fontsize=10)
-    ax2.legend(fontsize=8, loc="lower left")
+    _label(ax2, "attempts that succeeded (%)", "per deployment: attempt success rate (gaps: nothing sent)", ylim=_PERCENT, legend="lower left")
     _time_axis(ax2, plt)
-    fig.tight_layout()
-    fig.savefig(path, dpi=96)
-    plt.close(fig)
+    _save(fig, plt, path)
 
 
 def _errors(report: Any, plt: Any, path: str) -> None:
@@ -159,15 +165,11 @@ def _errors(report: Any, plt: Any, path: str) -> None:
     else:
         ax.text(0.5, 0.5, "no failed attempts in this window", ha="center", va="center", transform=ax.transAxes)
     _shade(ax, report)
-    if per or report.anomalies:
-        ax.legend(fontsize=8, loc="upper left", ncol=6)
     unit = "minute" if width == 60 else f"{width / 60:g} minutes"
-    ax.set_ylabel(f"failed attempts per {unit}")
-    ax.set_title("failed attempts by error class, all deployments (rate_limited includes Retry-After holds)", loc="left", fontsize=10)
+    _label(ax, f"failed attempts per {unit}", "failed attempts by error class, all deployments (rate_limited includes Retry-After holds)",
+           legend="upper left" if per or report.anomalies else None, ncol=6)  # fmt: skip
     _time_axis(ax, plt)
-    fig.tight_layout()
-    fig.savefig(path, dpi=96)
-    plt.close(fig)
+    _save(fig, plt, path)
 
 
 def _cost(report: Any, plt: Any, path: str) -> None:
@@ -188,14 +190,9 @@ def _cost(report: Any, plt: Any, path: str) -> None:
         ax.annotate(f"${total:,.2f}", (xi, total), ha="center", va="bottom", fontsize=8)
     ax.set_xticks(x, labels)
     ax.set_xlabel("day (UTC)")
-    ax.set_ylabel("cost (USD)")
-    ax.set_title("cost per day by the deployment that served", loc="left", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
+    _label(ax, "cost (USD)", "cost per day by the deployment that served", ylim=(0, max(bottom.max() * 1.15, 1e-6)))
     ax.grid(axis="y", alpha=0.3)
-    ax.set_ylim(0, max(bottom.max() * 1.15, 1e-6))
-    fig.tight_layout()
-    fig.savefig(path, dpi=96)
-    plt.close(fig)
+    _save(fig, plt, path)
 
 
 def write_plots(report: Any, directory: str) -> list[str]:
@@ -219,6 +216,6 @@ def write_html(report: Any, path: str) -> None:
     from .page import render_page
 
     with tempfile.TemporaryDirectory(prefix="attune-report-") as tmp:
-        images = {os.path.splitext(os.path.basename(p))[0]: open(p, "rb").read() for p in write_plots(report, tmp)}
+        images = {Path(p).stem: Path(p).read_bytes() for p in write_plots(report, tmp)}
     with open(path, "w", encoding="utf-8") as f:
         f.write(render_page(report, images))

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["DEFAULT_RULES", "ERROR_TYPES", "ErrorRule", "merge_rules"]
+__all__ = ["ANSWER_ERROR_TYPES", "DEFAULT_RULES", "ERROR_TYPES", "ErrorRule", "merge_rules"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,9 @@ DEFAULT_RULES: dict[str, ErrorRule] = {
 }
 
 ERROR_TYPES: tuple[str, ...] = tuple(DEFAULT_RULES) + ("cancelled",)
+# what a provider's answer (or its silence) can end an attempt with: every type but the
+# router's own circuit_open and the caller's cancelled (the simulator's error kinds)
+ANSWER_ERROR_TYPES: tuple[str, ...] = tuple(k for k in DEFAULT_RULES if k != "circuit_open")
 
 
 def merge_rules(overrides: Mapping[str, Mapping[str, Any]] | None, *, source: str = "rules") -> dict[str, ErrorRule]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from router.errors import ConfigError
-from router.resilience.rules import DEFAULT_RULES
+from router.resilience.rules import ANSWER_ERROR_TYPES as ERROR_KINDS  # re-exported: the kinds a scenario may name
 from router.settings import RouterSettings
 from router.validation import cut, read_yaml
 
@@ -34,8 +34,6 @@ __all__ = [
     "parse_scenario",
 ]
 
-# error kinds a simulated provider can answer with (the router's taxonomy minus circuit_open)
-ERROR_KINDS: tuple[str, ...] = tuple(k for k in DEFAULT_RULES if k != "circuit_open")
 Z95 = 1.6448536269514722  # standard normal quantile at 0.95
 
 

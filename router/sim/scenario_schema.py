@@ -15,15 +15,15 @@ from pydantic import AfterValidator, Field
 
 from router._schema import FileModel, NonEmpty, Seconds
 from router.config_schema import PriceSpec
-from router.sim.scenario import ERROR_KINDS
+from router.resilience.rules import ANSWER_ERROR_TYPES
 from router.validation import MAX_SECONDS
 
 __all__ = ["PhaseModel", "ProviderModel", "ScenarioModel"]
 
 
 def _kind(value: str) -> str:
-    if value not in ERROR_KINDS:
-        raise ValueError(f"unknown error kind; known: {', '.join(ERROR_KINDS)}")
+    if value not in ANSWER_ERROR_TYPES:
+        raise ValueError(f"unknown error kind; known: {', '.join(ANSWER_ERROR_TYPES)}")
     return value
 
 

@@ -55,7 +55,7 @@ from router.testing.wire_azure import AzureWire
 from router.testing.wire_gemini import GeminiWire
 from router.testing.wire_openai import OpenAIWire, error_body
 
-__all__ = ["FakeProviderServer", "RecordedRequest", "RequestRecord", "main"]
+__all__ = ["FakeProviderServer", "RecordedRequest", "RequestRecord"]
 
 DEFAULT_CONTEXT_LIMIT = 128_000
 
@@ -382,13 +382,3 @@ def _outcome(fault: Fault) -> int | str:
         return fault.status_code
     return 200 if fault.kind == "ok" else fault.kind
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Run ``attune fake-provider`` (``router.testing.fake_cli``)."""
-    from router.testing.fake_cli import main as cli_main
-
-    return cli_main(argv)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -111,7 +111,7 @@ def test_without_openai_the_same_names_and_attributes_exist() -> None:
         "import asyncio, httpx\n"
         "from router import sdk_errors, RoutingError\n"
         "from router.errors import RateLimitedError\n"
-        "e = sdk_errors.build_routing_error('m', error_type='rate_limited', call_id='c', attempts=[], last_error=RateLimitedError('x', status=429))\n"
+        "e = sdk_errors.routing_error('m', error_type='rate_limited', call_id='c', attempts=[], last_error=RateLimitedError('x', status=429))\n"
         "assert type(e) is sdk_errors.RateLimitError and isinstance(e, sdk_errors.APIStatusError) and isinstance(e, RoutingError)\n"
         "assert e.status_code == 429 and e.response.status_code == 429 and e.body['type'] == 'rate_limited'\n"
         "print('ok')\n"
