@@ -108,6 +108,13 @@ class DeploymentBreaker:
             throw_new_error_on_trip=False,
         )
 
+    @classmethod
+    def like(cls, other: DeploymentBreaker) -> DeploymentBreaker:
+        """A fresh breaker of this class wired as ``other`` is: its key, settings, clock, random
+        source, listeners and change callback (``router.testing.use_breaker``)."""
+        listeners = [x for x in other.cb.listeners if not isinstance(x, _Bridge)]
+        return cls(other.key, other.settings, clock_time=other._clock_time, rng=other._rng, listeners=listeners, on_change=other._on_change)
+
     # -- state ------------------------------------------------------------------------
     @property
     def state(self) -> str:

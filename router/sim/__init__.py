@@ -15,22 +15,20 @@ from router.sim.runner import BOUNDS, PolicyResult, run_scenario
 from router.sim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from router.sim.suite import SuiteResult, default_policies, run_suite
 
-__all__ = sorted(
-    [
-        "BOUNDS",
-        "OraclePolicy",
-        "PolicyResult",
-        "Scenario",
-        "ScenarioError",
-        "VirtualLoop",
-        "analytic_hindsight_success",
-        "load_scenario",
-        "parse_scenario",
-        "run_scenario",
-        "run_suite",
-        "run_virtual",
-        "scenario_paths",
-        "SuiteResult",
-        "default_policies",
-    ]
-)
+__all__ = [
+    "BOUNDS",
+    "OraclePolicy",
+    "PolicyResult",
+    "Scenario",
+    "ScenarioError",
+    "SuiteResult",
+    "VirtualLoop",
+    "analytic_hindsight_success",
+    "default_policies",
+    "load_scenario",
+    "parse_scenario",
+    "run_scenario",
+    "run_suite",
+    "run_virtual",
+    "scenario_paths",
+]

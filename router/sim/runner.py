@@ -3,8 +3,10 @@
 Arrivals are spawned one at a time (each arrival schedules the next), each as its own task
 that calls ``Router.acompletion`` exactly as an application would; calls overlap in virtual
 time. The router gets a ``LoopClock`` on the virtual loop (``VirtualClock``: breakers,
-backoff, Retry-After windows and statistics all run on virtual time), ``random.Random(seed)`` for its jitter, and a sink that
-keeps only what the metrics need.
+backoff, Retry-After windows and statistics all run on virtual time), ``random.Random(seed)``
+for its jitter, and a sink that keeps only what the metrics need. A policy named by the run
+that draws random numbers (``bandit``) draws them from the seed too: a run is the same in any
+process.
 """
 
 from __future__ import annotations
@@ -101,13 +103,18 @@ class _Collector:
             self.forward.submit(rec)
 
 
-def _resolve(policy: Any) -> tuple[str, Any]:
+def _resolve(policy: Any, seed: int) -> tuple[str, Any]:
+    """The policy's name and object; a policy built here from its name that draws random
+    numbers (its ``rng``, as ``bandit`` does) draws them from the run's seed."""
     if isinstance(policy, str):
         if policy in BOUNDS:
             return policy, None
         from policies import get_policy
 
         obj = get_policy(policy)
+        rng = getattr(obj, "rng", None)
+        if isinstance(rng, random.Random):
+            rng.seed(f"policy-{seed}")  # apart from the router's own random.Random(seed)
         return policy, obj
     return str(getattr(policy, "name", type(policy).__name__)), policy
 
@@ -151,7 +158,7 @@ def run_scenario(
     to run with baseline settings (``cooldown`` turns breakers off, for instance).
     """
     sc = load_scenario(scenario)
-    name, pol = _resolve(policy)
+    name, pol = _resolve(policy, seed)
     dr = draws if draws is not None else draw(sc, seed, calls)
     prices = _prices(sc)
     t_wall = time.perf_counter()

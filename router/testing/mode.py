@@ -77,9 +77,14 @@ def close_breaker(router: Any, key: str) -> None:
     router.breaker(key).reset()
 
 
-def use_breaker(router: Any, key: str, breaker: DeploymentBreaker) -> None:
-    """Put ``breaker`` (e.g. a subclass that counts probes) in front of deployment ``key``."""
+def use_breaker(router: Any, key: str, breaker: DeploymentBreaker | type[DeploymentBreaker]) -> DeploymentBreaker:
+    """Put ``breaker`` in front of deployment ``key`` and return it. Given a class (e.g. a
+    ``DeploymentBreaker`` subclass that counts probes), one is built wired as the router's own
+    is (settings, clock, listeners, statistics and shared state: ``DeploymentBreaker.like``)."""
+    if isinstance(breaker, type):
+        breaker = breaker.like(router.breaker(key))
     router.replace_breaker(key, breaker)
+    return breaker
 
 
 def run_virtual(coro: Any, start: float = 0.0) -> Any:

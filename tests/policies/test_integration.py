@@ -69,7 +69,7 @@ async def test_warm_start_and_explain_from_the_store(tmp_path: object) -> None:
         assert await ref.refresh(now + 5.0) == 0  # nothing new
     finally:
         src.close()
-    plan = AdaptivePolicy().plan(r._chains["t"], _ctx(now), fresh)
+    plan = AdaptivePolicy().plan(r.chain("t"), _ctx(now), fresh)
     assert plan.order[0].key == "q/b"
 
     rows = explain_from_store(url, now=now)

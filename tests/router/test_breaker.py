@@ -128,3 +128,38 @@ def test_settings_are_validated() -> None:
         BreakerSettings(fail_max=0)
     with pytest.raises(ValueError, match="failure_rate"):
         BreakerSettings(failure_rate=1.5)
+
+
+def test_a_breaker_class_put_in_by_the_testing_mode_is_wired_as_the_routers_own() -> None:
+    from router import Deployment, MemoryProvider, Router, Tier
+    from router.testing import FakeClock as RouterClock
+    from router.testing import fast_settings, use_breaker
+
+    seen: list[str] = []
+
+    class Listener(pybreaker.CircuitBreakerListener):
+        def state_change(self, cb, old, new):  # type: ignore[no-untyped-def]
+            seen.append(new.name)
+
+    class Counting(DeploymentBreaker):
+        failures = 0
+
+        def on_failure(self, exc: BaseException, probe: bool) -> None:
+            type(self).failures += 1
+            super().on_failure(exc, probe)
+
+    clock = RouterClock()
+    router = Router(
+        deployments=[Deployment("m/a", MemoryProvider("a"), "m")],
+        tiers=[Tier("t", ["m/a"], policy="static")],
+        settings=fast_settings(breaker=BreakerSettings(fail_max=2, jitter=0.0, reset_timeout_s=7.0)),
+        clock=clock,
+        breaker_listeners=[Listener()],
+    )
+    br = use_breaker(router, "m/a", Counting)
+    assert router.breaker("m/a") is br and isinstance(br, Counting) and br.settings.fail_max == 2
+    fail(br)
+    fail(br)
+    assert Counting.failures == 2 and br.state == "open" and seen == ["open"]  # the router's listeners
+    assert router.stats.get("m/a").breaker_state == "open"  # the router's statistics heard it
+    assert br.open_until == clock.time() + 7.0  # on the router's clock

@@ -10,6 +10,7 @@ import pytest
 
 from router import AsyncClient, Client, Deployment, OpenAIProvider, Router, RouterSettings, RoutingError, Tier
 from router.errors import InvalidRequestError, UnknownModelError
+from router.prices import lookup_price
 from router.resilience.breaker import BreakerSettings
 from router.testing import FakeProviderServer, Fault, fast_settings
 from telemetry import MemorySink, TelemetryBackend
@@ -50,7 +51,10 @@ async def test_success(routed: tuple[AsyncClient, MemorySink], server: FakeProvi
     (rec,) = sink.records
     assert rec.success and rec.provider == "openai" and rec.model == "gpt-4o" and rec.tier == "capable"
     assert rec.task_type == "code_review" and rec.output_tokens == 7 and rec.input_tokens == resp.usage.prompt_tokens
-    assert rec.cost == pytest.approx((rec.input_tokens * 2.5 + 7 * 10.0) / 1e6)
+    price = lookup_price("openai", "gpt-4o")  # genai-prices' figures (tests/router/test_prices.py)
+    assert price is not None
+    per_in, per_out = price
+    assert rec.cost == pytest.approx((rec.input_tokens * per_in + 7 * per_out) / 1e6) and rec.cost > 0
     assert rec.fallback_chain == [A] and not rec.fallback_used and rec.retry_count == 0
     assert rec.circuit_breaker_state == "closed" and rec.error_type is None and rec.latency_ms >= 0
     assert [a.outcome for a in rec.attempts] == ["success"] and rec.attempts[0].http_status == 200

@@ -209,7 +209,7 @@ def server_process() -> Iterator[str]:
     """The fake provider in its own process (as users run it), so the router's loop has the
     interpreter to itself; yields the server's base address."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "router.testing.fake_provider", "--port", "0"],
+        [sys.executable, "-m", "router.testing.fake_cli", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -278,8 +278,7 @@ async def test_1000_concurrent_calls_through_an_outage_and_recovery(server_proce
             self._done(probe)
             super().on_neutral(probe)
 
-    br = Tracking(A, settings.breaker, clock_time=router.clock.time, on_change=router._on_breaker_change)
-    use_breaker(router, A, br)
+    br = use_breaker(router, A, Tracking)  # wired as the router's own breaker is
 
     async with httpx.AsyncClient(base_url=base) as control:
         await control.post("/_control/faults", json={"route": "a", "default": {"kind": "status", "status": 503, "delay": 0.005}})
