@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 # benchmarks/telemetry.py is named like the package: keep this directory off the import path.
@@ -79,7 +79,7 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[min(int(q * len(xs)), len(xs) - 1)]
 
 
-# -- clients: each has call() (one chat completion), stream() -> chunks, close() -------------
+# -- clients: each has call() (one chat completion), open_stream() (one streamed one), close() --
 
 
 class Client:
@@ -90,8 +90,18 @@ class Client:
     async def call(self) -> None:
         raise NotImplementedError
 
-    async def stream(self, on_first: Callable[[], None]) -> int:
+    async def open_stream(self) -> AsyncIterable[Any]:
+        """A streamed chat completion: its chunks, parsed."""
         raise NotImplementedError
+
+    async def stream(self, on_first: Callable[[], None]) -> int:
+        """Read one streamed completion to its end; returns its chunks (``on_first`` at the first)."""
+        n = 0
+        async for _ in await self.open_stream():
+            n += 1
+            if n == 1:
+                on_first()
+        return n
 
     async def close(self) -> None:
         pass
@@ -111,16 +121,14 @@ class RawAiohttp(Client):
             data = json.loads(await resp.read())
         assert data["choices"][0]["message"]["content"]
 
-    async def stream(self, on_first: Callable[[], None]) -> int:
-        n = 0
+    async def open_stream(self) -> AsyncIterable[Any]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[Any]:
         async with self.session.post(self.url, data=STREAM_BODY, headers=HEADERS) as resp:
             async for line in resp.content:
                 if line.startswith(b"data: ") and line[6:].strip() != b"[DONE]":
-                    json.loads(line[6:])
-                    n += 1
-                    if n == 1:
-                        on_first()
-        return n
+                    yield json.loads(line[6:])
 
     async def close(self) -> None:
         await self.session.close()
@@ -140,16 +148,14 @@ class RawHttpx(Client):
         resp = await self.client.post(self.url, content=BODY, headers=HEADERS)
         assert resp.json()["choices"][0]["message"]["content"]
 
-    async def stream(self, on_first: Callable[[], None]) -> int:
-        n = 0
+    async def open_stream(self) -> AsyncIterable[Any]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[Any]:
         async with self.client.stream("POST", self.url, content=STREAM_BODY, headers=HEADERS) as resp:
             async for line in resp.aiter_lines():
                 if line.startswith("data: ") and line[6:].strip() != "[DONE]":
-                    json.loads(line[6:])
-                    n += 1
-                    if n == 1:
-                        on_first()
-        return n
+                    yield json.loads(line[6:])
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -179,14 +185,8 @@ class OpenAISDK(Client):
         r = await self.client.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # type: ignore[arg-type]
         assert r.choices[0].message.content
 
-    async def stream(self, on_first: Callable[[], None]) -> int:
-        n = 0
-        s = await self.client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
-        async for _ in s:
-            n += 1
-            if n == 1:
-                on_first()
-        return n
+    async def open_stream(self) -> AsyncIterable[Any]:
+        return await self.client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
 
     async def close(self) -> None:
         await self.client.close()
@@ -207,14 +207,8 @@ class LiteLLMRouter(Client):
         r = await self.router.acompletion(model="capable", messages=MESSAGES)
         assert r.choices[0].message.content
 
-    async def stream(self, on_first: Callable[[], None]) -> int:
-        n = 0
-        s = await self.router.acompletion(model="capable", messages=MESSAGES, stream=True)
-        async for _ in s:
-            n += 1
-            if n == 1:
-                on_first()
-        return n
+    async def open_stream(self) -> AsyncIterable[Any]:
+        return await self.router.acompletion(model="capable", messages=MESSAGES, stream=True)
 
 
 class OurRouter(Client):
@@ -241,15 +235,10 @@ class OurRouter(Client):
         self.calls_made += 1
         assert r.choices[0].message.content
 
-    async def stream(self, on_first: Callable[[], None]) -> int:
-        n = 0
+    async def open_stream(self) -> AsyncIterable[Any]:
         s = await self.router.acompletion("capable", MESSAGES, stream=True)
         self.calls_made += 1
-        async for _ in s:
-            n += 1
-            if n == 1:
-                on_first()
-        return n
+        return s
 
     async def close(self) -> None:
         await self.router.aclose()

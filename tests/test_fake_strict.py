@@ -18,19 +18,7 @@ from router.testing.fake_cli import build_parser
 from router.testing.fake_cli import _default_fault as cli_default
 
 USER = [{"role": "user", "content": "hello there!"}]
-
-
-@pytest.fixture(scope="module")
-def _srv() -> Iterator[FakeProviderServer]:
-    with FakeProviderServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def server(_srv: FakeProviderServer) -> FakeProviderServer:
-    _srv.reset()
-    _srv.require_api_key(None)
-    return _srv
+# ``server``: the session's fake provider, cleared for each test (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
