@@ -41,6 +41,7 @@ __all__ = ["Call"]
 
 log = logging.getLogger("attune.router")
 DEADLINE_GUARD_S = 0.01  # the last attempt is cut this much before the deadline, to record and raise
+GUARD_SHARE = 0.1  # ... but never more than this share of the call's whole deadline
 _READMIT = stop_on_open_breaker()
 
 
@@ -70,7 +71,7 @@ class Call(CallOutcome):
     __slots__ = (
         "r", "tier", "plan", "task_type", "tags", "messages", "params", "est_tokens", "t0", "started", "deadline",
         "call_id", "attempts", "tried", "skipped", "retries", "last_exc", "min_context", "sent_any", "last_key",
-        "n_skipped", "stream", "started_dt", "options", "operation",
+        "n_skipped", "stream", "started_dt", "options", "operation", "guard",
     )  # fmt: skip
 
     def __init__(
@@ -102,6 +103,7 @@ class Call(CallOutcome):
         self.t0 = t0
         self.started = started
         self.deadline = deadline
+        self.guard = min(DEADLINE_GUARD_S, GUARD_SHARE * (deadline - t0))  # a short deadline still gets an attempt
         self.call_id = f"{r._id_prefix}-{next(r._ids):x}"
         self.attempts: list[AttemptRecord] = []
         self.tried: list[str] = []
@@ -178,7 +180,7 @@ class Call(CallOutcome):
         clock = self.r.clock
         while True:
             a0 = clock.monotonic()
-            remaining = self.deadline - a0 - DEADLINE_GUARD_S
+            remaining = self.deadline - a0 - self.guard
             if remaining <= 0:
                 leg.rt.breaker.on_neutral(leg.probe)
                 return None

@@ -248,13 +248,16 @@ class CallOutcome:
         if error_type is None:
             if isinstance(exc, ProviderError) and self.sent_any:
                 error_type = exc.error_type
-            elif not self.sent_any:
-                error_type = exc.error_type if isinstance(exc, ProviderError) else "circuit_open"
+            elif not self.sent_any:  # held back (a ProviderError or an open breaker) or out of time
+                error_type = exc.error_type if isinstance(exc, ProviderError) else "circuit_open" if exc is not None else "timeout"
             else:
                 error_type = "timeout"  # the deadline ran out before any attempt answered
         if message is None:
             tried = ", ".join(self.tried) or "none"
-            message = f"all deployments of tier {self.tier.name!r} failed (tried: {tried}); last error: {exc}"
+            if exc is None:
+                message = f"the deadline of tier {self.tier.name!r}'s call ran out before any deployment could be tried"
+            else:
+                message = f"all deployments of tier {self.tier.name!r} failed (tried: {tried}); last error: {exc}"
         rec = self._base_record(dep)
         rec.success = False
         rec.error_type = error_type

@@ -228,3 +228,19 @@ async def test_a_caller_cancelling_a_stream_is_recorded_cancelled_and_counts_not
     assert rec.error_type == "cancelled" and not rec.success
     assert router.breaker(A).consecutive_failures == 0 and router.stats.get(A).snapshot(time.time())["errors"] == {}
     await router.aclose()
+
+
+async def test_a_deadline_shorter_than_the_guard_still_gets_an_attempt() -> None:
+    """Found by hypothesis: with ``deadline_s`` under the 10 ms guard, no deployment was tried
+    and the call failed as circuit_open with "last error: None". The guard is at most a tenth
+    of the deadline, and running out of time before any attempt is a timeout."""
+
+    deps = [Deployment("openai/a", MemoryProvider("openai"), "a"), Deployment("openai/b", MemoryProvider("openai"), "b")]
+    r = Router(deployments=deps, tiers=[Tier("t", ["openai/a", "openai/b"])])
+    resp = await r.acompletion("t", [{"role": "user", "content": ""}], deadline_s=0.0078125)
+    assert resp.deployment == "openai/a"
+    slow = [Deployment("openai/s", MemoryProvider("openai", latency_s=1.0), "s")]
+    r2 = Router(deployments=slow, tiers=[Tier("t", ["openai/s"])])
+    with pytest.raises(RoutingError) as info:
+        await r2.acompletion("t", [{"role": "user", "content": "hi"}], deadline_s=0.005)
+    assert info.value.error_type == "timeout" and "None" not in str(info.value)
