@@ -25,6 +25,7 @@ from the status code and the provider's error code/message only.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,7 @@ __all__ = [
     "ServerError",
     "UnknownModelError",
     "error_class_for",
+    "error_object",
 ]
 
 
@@ -114,6 +116,7 @@ class ProviderError(AttuneError):
 
     error_type = "server_error"
     response: Any = None  # the provider's non-2xx answer (an ``httpx.Response``), when there was one
+    api_body: Any = None  # that answer's error object as the SDK reads it (``body.get("error", body)``)
 
     def __init_subclass__(cls, error_type: str | None = None, **kwargs: Any) -> None:
         """``class X(ProviderError, error_type="name")`` sets the name and registers ``X`` as
@@ -189,6 +192,18 @@ class CircuitOpenError(ProviderError, error_type="circuit_open"):
     """The breaker is open: not sent."""
 
 
+def error_object(body: bytes) -> object | None:
+    """The SDK's ``body`` of an error answer: its JSON's ``error`` object (the whole JSON when it
+    has none), or its text when it is not JSON; None when empty."""
+    if not body:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")
+    return data.get("error", data) if isinstance(data, dict) else data
+
+
 def error_class_for(error_type: str) -> type[ProviderError]:
     """The ``ProviderError`` subclass for a taxonomy name (``KeyError`` for an unknown name)."""
     try:
@@ -204,7 +219,9 @@ class RoutingError(AttuneError):
     Routed failures are raised as subclasses named like the OpenAI SDK's exceptions (built by
     ``router.sdk_errors.routing_error``; subclasses of the SDK's own when ``openai`` is
     installed), with the SDK's attributes: ``status_code``, ``body``, ``request_id``, ``message``, ``response``,
-    ``request``, ``code``, ``param``, ``type``."""
+    ``request``, ``code``, ``param``, ``type``; ``message`` and ``str(e)`` are then the SDK's
+    (``"Error code: 429 - ..."``) and ``summary`` the router's account of the call (which
+    deployments were tried, the last error)."""
 
     status_code: int | None = None
     body: object | None = None
@@ -227,6 +244,7 @@ class RoutingError(AttuneError):
     ) -> None:
         Exception.__init__(self, message)  # not super(): the SDK's __init__ (later in the MRO) wants an HTTP response
         self.message = message
+        self.summary = message
         self.error_type = error_type
         self.call_id = call_id
         self.attempts = attempts

@@ -67,8 +67,15 @@ class Redactor:
         return text
 
     def value(self, value: Any) -> Any:
-        """A string scrubbed; anything else returned as it is."""
-        return self.text(value) if isinstance(value, str) else value
+        """A string scrubbed, the strings in a dict or list (a parsed error body) too; anything
+        else returned as it is."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        return value
 
     def error(self, exc: BaseException) -> BaseException:
         """Scrub ``exc`` and every exception chained to it, in place; returns ``exc``."""
@@ -85,8 +92,8 @@ class Redactor:
         d = getattr(e, "__dict__", None)
         if d:
             for name, v in d.items():
-                if isinstance(v, str):
-                    d[name] = self.text(v)
+                if isinstance(v, (str, dict, list)):
+                    d[name] = self.value(v)
 
 
 _HTTP_LOGGERS = ("httpx", "httpcore.http11", "httpcore.http2", "httpcore.connection", "httpcore.proxy")

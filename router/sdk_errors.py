@@ -27,15 +27,21 @@ status of the **last attempt** (the error that ended the call, ``RoutingError.la
 mapped as the SDK maps statuses. ``response`` is that attempt's HTTP answer; when nothing was
 sent (held back, refused) it is a synthesized answer with the status above and an OpenAI error
 body, addressed to ``http://attune-router/v1/chat/completions``.
+
+``message`` and ``str(e)`` are the SDK's, built as ``openai._base_client`` builds them:
+``"Error code: 429 - <the answer's error.message>"`` (``"Error code: 429"`` when the body names
+no message), ``"Request timed out."``, ``"Connection error."``, ``"Data returned by API invalid
+for expected schema."``. The router's account of the call (``"all deployments of tier 'x'
+failed (tried: a, b); last error: ..."``) is ``e.summary`` and a note on the exception, so a
+printed traceback shows it under the SDK's line.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from router.errors import ProviderError, RoutingError
+from router.errors import ProviderError, RoutingError, error_object
 
 if TYPE_CHECKING:
     import httpx
@@ -54,8 +60,10 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "UnprocessableEntityError",
+    "error_message",
     "routing_error",
     "sdk_class_for",
+    "sdk_message",
     "sdk_variant",
 ]
 
@@ -170,34 +178,61 @@ def sdk_class_for(error_type: str, last_error: BaseException | None) -> tuple[ty
 
 def _error_object(resp: httpx.Response | None) -> object | None:
     """The SDK's ``body``: the answer's ``error`` object (or the whole JSON, or its text)."""
-    if resp is None:
-        return None
-    try:
-        data = json.loads(resp.content)
-    except ValueError:
-        return resp.text or None
-    return data.get("error", data) if isinstance(data, dict) else data
+    return None if resp is None else error_object(resp.content)
+
+
+_FIXED_MESSAGES: dict[type, str] = {
+    APITimeoutError: "Request timed out.",
+    APIConnectionError: "Connection error.",
+    APIResponseValidationError: "Data returned by API invalid for expected schema.",
+}
+
+
+def error_message(body: object) -> str | None:
+    """The message the SDK puts in its exception text: ``error.message`` of a JSON error body
+    (the body itself when it has no ``error``), when that is a non-empty string."""
+    error = body.get("error", body) if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) and message else None
+
+
+def sdk_message(cls: type[APIError], status: int | None, body: object) -> str:
+    """``e.message`` as the SDK builds it for a failure of class ``cls`` (``body``: the SDK's
+    ``body``, the answer's error object)."""
+    fixed = _FIXED_MESSAGES.get(cls)
+    if fixed is not None:
+        return fixed
+    text = f"Error code: {status}"
+    message = error_message(body)
+    return f"{text} - {message}" if message is not None else text
 
 
 def routing_error(message: str, *, error_type: str, last_error: BaseException | None = None, **fields: Any) -> RoutingError:
     """The ``RoutingError`` to raise for a failed call: of the SDK-named class its failure maps
-    to (``sdk_class_for``), with the SDK's attributes. ``fields`` are the rest of
-    ``RoutingError``'s keyword arguments (``call_id``, ``attempts``, ``record``)."""
+    to (``sdk_class_for``), with the SDK's attributes; ``message`` (the router's account of the
+    call) becomes ``summary``. ``fields`` are the rest of ``RoutingError``'s keyword arguments
+    (``call_id``, ``attempts``, ``record``)."""
     import httpx  # loaded on the first failure, as the rest of the wire is (``import router`` stays light)
 
     cls, status = sdk_class_for(error_type, last_error)
-    err = sdk_variant(cls)(message, error_type=error_type, last_error=last_error, **fields)
-    resp = getattr(last_error, "response", None) if isinstance(last_error, ProviderError) else None
-    if resp is None and issubclass(cls, (APIStatusError, APIResponseValidationError)):
+    answered = isinstance(last_error, ProviderError) and last_error.response is not None
+    resp = last_error.response if answered else None  # type: ignore[union-attr]
+    with_status = issubclass(cls, (APIStatusError, APIResponseValidationError))
+    if resp is None and with_status:
         payload = {"error": {"message": message, "type": error_type, "param": None, "code": error_type}}
         resp = httpx.Response(status or 500, json=payload, request=httpx.Request("POST", _PLACEHOLDER_URL))
+    # the provider's error object as the adapter kept it (scrubbed of secrets), else the answer's
+    body = last_error.api_body if answered and last_error.api_body is not None else _error_object(resp) if with_status else None  # type: ignore[union-attr]
+    text = sdk_message(cls, resp.status_code if resp is not None else status, body)
+    err = sdk_variant(cls)(text, error_type=error_type, last_error=last_error, **fields)
+    err.summary = message
+    err.add_note(message)
     err.request = resp.request if resp is not None else httpx.Request("POST", _PLACEHOLDER_URL)
-    if issubclass(cls, (APIStatusError, APIResponseValidationError)):
+    if with_status:
         err.response = resp
         err.status_code = resp.status_code if resp is not None else status
         err.request_id = resp.headers.get("x-request-id") if resp is not None else None
-        err.body = _error_object(resp)
-    body = err.body
+        err.body = body
     if isinstance(body, dict):
         code = body.get("code")
         err.code = str(code) if code is not None else None

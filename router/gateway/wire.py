@@ -71,7 +71,7 @@ def routing_error_status(exc: RoutingError) -> tuple[int, dict[str, Any]]:
         last = next((a.http_status for a in reversed(exc.attempts) if a.http_status), None)
         if last in (404, 422):
             status = last
-    return status, error_body(str(exc), type_, code)
+    return status, error_body(exc.summary, type_, code)
 
 
 def invalid_request_status(exc: InvalidRequestError) -> tuple[int, dict[str, Any]]:

@@ -34,6 +34,7 @@ from router.errors import (
     ProviderTimeoutError,
     RateLimitedError,
     ServerError,
+    error_object,
 )
 from router.providers._sse import EventParser
 from router.providers._wire import Reply, make_wire, reading
@@ -183,6 +184,7 @@ class HTTPAdapter(abc.ABC):
         (status, headers and content readable, as the SDK's errors have it)."""
         err = self._error(resp.status_code, raw, resp.headers)
         err.response = resp.as_httpx(raw)
+        err.api_body = error_object(raw)
         return err
 
     async def _open_stream(

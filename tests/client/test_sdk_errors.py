@@ -48,7 +48,8 @@ async def test_each_status_is_caught_by_the_sdks_class(code: int, sdk_class: typ
         assert e.status_code == code and e.response.status_code == code and e.request_id == "req_9"
         assert e.body == {"message": f"status {code}", "type": "invalid_request_error", "param": "model", "code": "bad_thing"}
         assert (e.code, e.param, e.type) == ("bad_thing", "model", "invalid_request_error")
-        assert e.message == str(e) and "all deployments" in e.message
+        assert e.message == str(e) == f"Error code: {code} - status {code}"  # the SDK's wording
+        assert "all deployments" in e.summary and e.__notes__ == [e.summary]  # the router's account, shown in tracebacks
         assert e.attempts and e.attempts[-1].http_status == code and e.record is not None and not e.record.success
         assert e.request.method == "POST"
     else:  # pragma: no cover
