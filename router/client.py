@@ -90,9 +90,10 @@ class _AsyncCompletions:
         ``choices[i].message.parsed`` is the validated model, ``.refusal`` a refusal."""
         from router.parsing import parse_completion, response_format_param
 
-        if params.get("stream"):
+        if params.pop("stream", False):
             raise TypeError("parse() does not stream; use chat.completions.stream(response_format=...)")
-        resp = await self.create(model=model, messages=messages, response_format=response_format_param(response_format), **params)
+        fmt = response_format_param(response_format)
+        resp = await self.create(model=model, messages=messages, response_format=fmt, stream=False, **params)  # the SDK sends "stream": false
         return parse_completion(resp, response_format)
 
     def stream(self, *, model: str, messages: Sequence[Any], response_format: Any = None, **params: Any) -> AsyncChatStreamManager:

@@ -296,7 +296,9 @@ class Router:
         options = split_call_options(params) if params else None  # the SDK's timeout/extra_*/max_retries
         if options is not None and deadline_s is None and options.deadline_s is not None:
             deadline_s = check_deadline(options.deadline_s, argument="timeout")
-        stream = bool(params.pop("stream", False)) if params else False
+        stream = bool(params.get("stream")) if params else False
+        if stream or (params and "stream" in params and params["stream"] is not False):
+            del params["stream"]  # an explicit ``stream=False`` stays: the SDK sends it (parse() does)
         if params:
             check_params(params)
         if self._needs_background:

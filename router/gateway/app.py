@@ -83,10 +83,10 @@ class Gateway:
     async def chat(self, request: web.Request) -> web.StreamResponse:
         key, body, model = await self._routed_request(request, OPENAI)
         task_type, tags = _task_and_tags(request, body, key.name)
-        stream = bool(body.pop("stream", False))
+        stream = bool(body.get("stream"))  # left in the body: an explicit false is sent upstream as the SDK sent it
         self._enter()
         try:
-            resp = await self._route(OPENAI, self.client.chat.completions.create, key, model, task_type=task_type, tags=tags, stream=stream, **body)
+            resp = await self._route(OPENAI, self.client.chat.completions.create, key, model, task_type=task_type, tags=tags, **body)
             if isinstance(resp, web.Response):
                 return resp
             if stream:

@@ -52,7 +52,7 @@ __all__ = ["AnthropicProvider", "anthropic_error", "from_anthropic", "to_anthrop
 _API = "Anthropic Messages"
 _PARAMS = (
     "max_tokens", "max_completion_tokens", "stop", "tools", "tool_choice", "parallel_tool_calls", "user", "metadata", "n",
-    "stream_options", "response_format",
+    "stream_options", "response_format", "stream",
 )
 ANTHROPIC_VERSION = "2026-10-21"  # anthropic._constants.ANTHROPIC_API_VERSION of the SDK the params follow
 JSON_TOOL = "json_response"  # the tool forced for response_format json_object

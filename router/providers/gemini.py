@@ -81,7 +81,7 @@ _API = "Gemini"
 _PARAMS = (
     "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "n", "seed",
     "presence_penalty", "frequency_penalty", "response_format", "stream_options", "tools", "tool_choice",
-    "parallel_tool_calls",
+    "parallel_tool_calls", "stream",
 )
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 _CONFIG = {"temperature": "temperature", "top_p": "topP", "top_k": "topK", "seed": "seed",

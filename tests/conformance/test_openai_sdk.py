@@ -36,7 +36,6 @@ SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "date": {
           "required": ["name", "date", "participants"], "additionalProperties": False}
 
 # what the xfails wait for (dropin's items of issue 10, not on main yet)
-PARSE = "dropin item 5: parse() sends 'stream': false upstream, as the SDK's parse() does"
 EMBED = "dropin item 6: embeddings without encoding_format ask for base64 and decode float32, as the SDK does (ours returns the JSON floats)"
 
 
@@ -230,7 +229,8 @@ PATTERNS = [
     Pattern("tool round trip with messages.append(message)", tool_round_trip),
     Pattern("json_object", chat(response_format={"type": "json_object"}, messages=[{"role": "user", "content": "Answer in JSON"}])),
     Pattern("json_schema and json.loads", json_schema_loads),
-    Pattern("parse() with a pydantic model", parse_pydantic, waits_for=PARSE),
+    Pattern("parse() with a pydantic model", parse_pydantic),
+    Pattern("stream=False", chat(stream=False)),
     Pattern("model_dump_json, to_dict, to_json, exclude_none", dump_json),
     Pattern("streaming, the README loop", readme_stream_loop),
     Pattern("streaming chunks", streamed()),

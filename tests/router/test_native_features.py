@@ -148,3 +148,17 @@ def _as_dict(message: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
     return {k: v for k, v in asdict(message).items() if v is not None}
+
+
+@pytest.mark.parametrize("api", ["anthropic", "gemini"])
+async def test_an_explicit_stream_false_is_accepted_and_not_sent(server: FakeProviderServer, api: str) -> None:
+    """``parse()`` sends ``"stream": false`` as the SDK does (the OpenAI wire keeps it); these
+    adapters answer without a stream and leave the key out of their native bodies."""
+    from router import AsyncClient
+    from tests.client.test_surface import Event
+
+    client = AsyncClient(build(server, api))
+    resp = await client.chat.completions.parse(model="t", messages=ASK, response_format=Event)
+    assert isinstance(resp.choices[0].message.parsed, Event)
+    assert "stream" not in server.last_body("x")
+    await client.aclose()
