@@ -127,9 +127,15 @@ class _AsyncEmbeddings:
         self._owner = owner
 
     async def create(self, *, model: str, input: Any, task_type: str = "embedding", **params: Any) -> CreateEmbeddingResponse:  # noqa: A002
-        """Route one embeddings call over a tier (or deployment) of embedding deployments."""
+        """Route one embeddings call over a tier (or deployment) of embedding deployments. Without
+        ``encoding_format`` the vectors travel as base64 and come back as floats, as the SDK does."""
+        from router.embeddings import decode_embeddings
+
         params = self._owner._defaults.apply(params)
-        return await self._owner.router.aembedding(model, input, task_type=task_type, **params)
+        if "encoding_format" in params:
+            return await self._owner.router.aembedding(model, input, task_type=task_type, **params)
+        resp = await self._owner.router.aembedding(model, input, task_type=task_type, encoding_format="base64", **params)
+        return decode_embeddings(resp)
 
 
 class _Models:

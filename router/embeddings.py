@@ -3,10 +3,16 @@ of embedding deployments like a chat call (plan, breakers, retries, fallback, de
 telemetry record with its own ``task_type``, ``"embedding"`` by default). An adapter serves
 embeddings by having ``embed(request, *, timeout)``; the request's ``params["input"]`` is the
 caller's ``input`` and the response's ``body`` the provider's ``CreateEmbeddingResponse`` JSON.
+
+As the OpenAI SDK does, the client asks for ``encoding_format="base64"`` when the caller names no
+format and decodes the vectors (little-endian float32) into lists of floats
+(``decode_embeddings``); a caller who names a format gets what the provider sent.
 """
 
 from __future__ import annotations
 
+import array
+import base64
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,7 +20,7 @@ from router.errors import BadRequestError, InvalidRequestError
 from router.facts import RoutingFacts
 from router.providers.base import ProviderRequest, ProviderResponse
 
-__all__ = ["embed_sender", "embedding_input_tokens", "routed_embedding"]
+__all__ = ["decode_embeddings", "embed_sender", "embedding_input_tokens", "routed_embedding"]
 
 
 def embedding_input_tokens(value: Any) -> int:
@@ -53,3 +59,14 @@ def routed_embedding(resp: ProviderResponse, facts: RoutingFacts) -> Any:
     from router.types.embeddings import CreateEmbeddingResponse
 
     return CreateEmbeddingResponse.routed(resp.body or {}, facts, resp.request_id, (resp.http_status, resp.headers))
+
+
+def decode_embeddings(resp: Any) -> Any:
+    """``resp`` with every base64 ``embedding`` decoded to its float32 values as floats, in place
+    (what ``openai.lib._parsing._embeddings.parse_embedding_response`` does)."""
+    if not resp.data:
+        raise ValueError("No embedding data received")
+    for item in resp.data:
+        if isinstance(item.embedding, str):
+            item.embedding = array.array("f", base64.b64decode(item.embedding)).tolist()
+    return resp

@@ -106,7 +106,7 @@ async def test_embeddings_routed_with_fallback_and_their_own_record() -> None:
     client = canned_client(down, up, telemetry=sink, settings=RouterSettings(backoff_initial_s=0.001, backoff_max_s=0.002, max_attempts_per_deployment=1))
     resp = await client.embeddings.create(model="capable", input=["a", "b"], dimensions=2, extra_headers={"x-t": "1"})
     assert str(up.requests[-1].url).endswith("/v1/embeddings") and up.requests[-1].headers["x-t"] == "1"
-    assert up.body() == {"model": "m1", "input": ["a", "b"], "dimensions": 2}
+    assert up.body() == {"model": "m1", "input": ["a", "b"], "dimensions": 2, "encoding_format": "base64"}  # as the SDK asks
     assert SDKEmbeddings.model_validate(resp.model_dump()) == SDKEmbeddings.model_validate(EMB)
     assert resp.data[1].embedding == [0.3, 0.4] and resp.usage.prompt_tokens == 4 and resp.deployment == "d1" and resp.fallback_used
     (rec,) = sink.records
