@@ -3,8 +3,9 @@
 ``AsyncClient().chat.completions.create(model="capable", messages=[...], task_type=...)``
 routes through a ``Router``; ``Client`` is the same surface for synchronous code, running
 the router on a private event loop in a background thread. Beside ``create``:
-``chat.completions.parse`` / ``.stream`` / ``.with_raw_response``, ``embeddings.create``,
-``models.list``, ``with_options(timeout=..., max_retries=...)``, ``close()``.
+``chat.completions.parse`` / ``.stream``, ``embeddings.create``, ``models.list``, each resource's
+``.with_raw_response`` / ``.with_streaming_response`` (``router.raw_response``),
+``with_options(timeout=..., max_retries=...)``, ``close()``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from router.chat_stream import AsyncChatStreamManager, ChatStreamManager
 from router.core import Router
-from router.raw_response import RawResponse
+from router.raw_response import AsyncWithRawResponse, AsyncWithStreamingResponse, WithRawResponse, WithStreamingResponse
 from router.streaming import AsyncChatCompletionStream, ChatCompletionStream
 
 if TYPE_CHECKING:
@@ -53,18 +54,11 @@ class _Defaults:
         return params
 
 
-def _raw(result: Any) -> RawResponse:
-    http = getattr(result, "_http", None) if not isinstance(result, AsyncChatCompletionStream) else None
-    if isinstance(result, AsyncChatCompletionStream):
-        return RawResponse(result, status_code=getattr(result._p, "http_status", None), headers=result.headers)
-    status, headers = http if http else (None, None)
-    return RawResponse(result, status_code=status, headers=headers)
-
-
 class _AsyncCompletions:
     def __init__(self, owner: AsyncClient) -> None:
         self._owner = owner
-        self.with_raw_response = _AsyncRawCompletions(self)
+        self.with_raw_response = AsyncWithRawResponse(self, "create", "parse")
+        self.with_streaming_response = AsyncWithStreamingResponse(self, "create", "parse")
 
     async def create(
         self,
@@ -108,15 +102,6 @@ class _AsyncCompletions:
         return AsyncChatStreamManager(opened, response_format)
 
 
-class _AsyncRawCompletions:
-    def __init__(self, completions: _AsyncCompletions) -> None:
-        self._c = completions
-
-    async def create(self, **kwargs: Any) -> RawResponse:
-        """``create``, answered with the serving attempt's status and headers; ``.parse()`` gives the object."""
-        return _raw(await self._c.create(**kwargs))
-
-
 class _AsyncChat:
     def __init__(self, owner: AsyncClient) -> None:
         self.completions = _AsyncCompletions(owner)
@@ -125,6 +110,8 @@ class _AsyncChat:
 class _AsyncEmbeddings:
     def __init__(self, owner: AsyncClient) -> None:
         self._owner = owner
+        self.with_raw_response = AsyncWithRawResponse(self, "create")
+        self.with_streaming_response = AsyncWithStreamingResponse(self, "create")
 
     async def create(self, *, model: str, input: Any, task_type: str = "embedding", **params: Any) -> CreateEmbeddingResponse:  # noqa: A002
         """Route one embeddings call over a tier (or deployment) of embedding deployments. Without
@@ -141,6 +128,8 @@ class _AsyncEmbeddings:
 class _Models:
     def __init__(self, router: Router) -> None:
         self._router = router
+        self.with_raw_response = WithRawResponse(self, "list", local=True)
+        self.with_streaming_response = WithStreamingResponse(self, "list", local=True)
 
     def list(self) -> ModelList:
         """Every tier (``owned_by="attune"``) and deployment (``owned_by`` its provider)."""
@@ -153,6 +142,11 @@ class _Models:
 
 
 class _AsyncModels(_Models):
+    def __init__(self, router: Router) -> None:
+        self._router = router
+        self.with_raw_response = AsyncWithRawResponse(self, "list", local=True)  # type: ignore[assignment]
+        self.with_streaming_response = AsyncWithStreamingResponse(self, "list", local=True)  # type: ignore[assignment]
+
     async def list(self) -> ModelList:  # type: ignore[override]
         return super().list()
 
@@ -253,7 +247,8 @@ def _sync_stream(result: Any, loop: _LoopThread) -> Any:
 class _Completions:
     def __init__(self, owner: Client) -> None:
         self._owner = owner
-        self.with_raw_response = _RawCompletions(self)
+        self.with_raw_response = WithRawResponse(self, "create", "parse")
+        self.with_streaming_response = WithStreamingResponse(self, "create", "parse")
 
     def _async(self) -> _AsyncCompletions:
         return self._owner._async.chat.completions
@@ -271,16 +266,6 @@ class _Completions:
         return ChatStreamManager(self._async().stream(**kwargs), self._owner._loop.run)
 
 
-class _RawCompletions:
-    def __init__(self, completions: _Completions) -> None:
-        self._c = completions
-
-    def create(self, **kwargs: Any) -> RawResponse:
-        loop = self._c._owner._loop
-        raw = loop.run(self._c._async().with_raw_response.create(**kwargs))
-        return RawResponse(_sync_stream(raw.parse(), loop), status_code=raw.status_code, headers=raw.headers)
-
-
 class _Chat:
     def __init__(self, owner: Client) -> None:
         self.completions = _Completions(owner)
@@ -289,6 +274,8 @@ class _Chat:
 class _Embeddings:
     def __init__(self, owner: Client) -> None:
         self._owner = owner
+        self.with_raw_response = WithRawResponse(self, "create")
+        self.with_streaming_response = WithStreamingResponse(self, "create")
 
     def create(self, **kwargs: Any) -> CreateEmbeddingResponse:
         return self._owner._loop.run(self._owner._async.embeddings.create(**kwargs))

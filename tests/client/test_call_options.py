@@ -144,3 +144,23 @@ async def test_concurrent_option_sets_do_not_leak_between_calls() -> None:
     await asyncio.gather(*(client.chat.completions.create(model="capable", messages=MSGS, extra_headers={"x-n": str(i)}) for i in range(10)))
     assert sorted(int(r.headers["x-n"]) for r in canned.requests) == list(range(10))
     await client.aclose()
+
+
+def test_sync_raw_and_streaming_responses_of_every_resource(server: FakeProviderServer) -> None:
+    """``with_raw_response`` / ``with_streaming_response`` on chat, embeddings and models of the
+    sync client; leaving a streaming-response block closes the stream it parsed."""
+    from router import Client
+
+    with Client(fake_client(server, "a").router) as client:
+        raw = client.embeddings.with_raw_response.create(model="capable", input="hi")
+        assert raw.status_code == 200 and raw.headers["content-type"].startswith("application/json")
+        assert all(isinstance(x, float) for x in raw.parse().data[0].embedding)  # decoded from base64, as the SDK's parse()
+        with client.embeddings.with_streaming_response.create(model="capable", input=["a", "b"]) as r:
+            assert r.status_code == 200 and len(r.parse().data) == 2
+        assert client.models.with_raw_response.list().status_code == 200
+        with client.models.with_streaming_response.list() as m:
+            assert "capable" in [x.id for x in m.parse().data]
+        with client.chat.completions.with_streaming_response.create(model="capable", messages=MSGS, stream=True) as s:
+            stream = s.parse()
+            assert next(stream).choices and stream.record is None  # still open: its record is written when it ends
+        assert stream.record is not None and stream.record.success  # closed on leaving the block

@@ -179,6 +179,27 @@ async def raw_response(c: Any) -> Any:
     return raw.status_code, raw.headers.get("content-type"), raw.parse()
 
 
+async def streaming_response(c: Any) -> Any:
+    async with c.chat.completions.with_streaming_response.create(model=M, messages=HI) as r:
+        return r.status_code, r.headers.get("content-type"), await r.parse()
+
+
+async def streaming_response_of_a_stream(c: Any) -> Any:
+    async with c.chat.completions.with_streaming_response.create(model=M, messages=HI, stream=True) as r:
+        stream = await r.parse()
+        return r.status_code, [chunk async for chunk in stream]
+
+
+async def embeddings_raw_response(c: Any) -> Any:
+    raw = await c.embeddings.with_raw_response.create(model=EMBED_MODEL, input="The food was delicious")
+    return raw.status_code, raw.headers.get("content-type"), raw.parse()
+
+
+async def embeddings_streaming_response(c: Any) -> Any:
+    async with c.embeddings.with_streaming_response.create(model=EMBED_MODEL, input=["a", "b"], encoding_format="float") as r:
+        return r.status_code, await r.parse()
+
+
 async def embeddings_one(c: Any) -> Any:
     resp = await c.embeddings.create(model=EMBED_MODEL, input="The food was delicious")
     return resp, len(resp.data[0].embedding)
@@ -253,6 +274,10 @@ PATTERNS = [
     Pattern("extra_body", chat(extra_body={"service_tier": "flex"})),
     Pattern("with_options", options_client),
     Pattern("with_raw_response", raw_response),
+    Pattern("with_streaming_response", streaming_response),
+    Pattern("with_streaming_response of a stream", streaming_response_of_a_stream),
+    Pattern("embeddings.with_raw_response", embeddings_raw_response),
+    Pattern("embeddings.with_streaming_response", embeddings_streaming_response),
     Pattern("BadRequestError (a bad value the API rejects)", caught(openai.BadRequestError, temperature="hot")),
     Pattern("AuthenticationError", caught(openai.AuthenticationError), setup=wrong_key),
     Pattern("PermissionDeniedError", caught(openai.PermissionDeniedError), setup=fault(Fault.status(403))),
@@ -322,3 +347,9 @@ async def test_models_list_differs_by_design(fake: FakeProviderServer, sdk: open
     models = [openai.types.Model.model_validate(m.model_dump()) for m in page.data]
     assert {m.id for m in models} == {CHAT_MODEL, EMBED_MODEL} and all(m.object == "model" for m in models)
     assert {m.id for m in sdk_page.data} == {"fake-model"}
+    sdk_raw, raw = await sdk.models.with_raw_response.list(), await ours.models.with_raw_response.list()
+    assert (raw.status_code, raw.headers["content-type"]) == (sdk_raw.status_code, "application/json") == (200, "application/json")
+    assert [m.id for m in raw.parse().data] == [m.id for m in page.data] and [m.id for m in sdk_raw.parse().data] == ["fake-model"]
+    async with sdk.models.with_streaming_response.list() as sdk_r, ours.models.with_streaming_response.list() as r:
+        assert r.status_code == sdk_r.status_code == 200
+        assert [m.id for m in (await r.parse()).data] == [m.id for m in page.data] and len((await sdk_r.parse()).data) == 1
