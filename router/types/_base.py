@@ -10,6 +10,8 @@ import pydantic
 from pydantic import PrivateAttr
 from typing_extensions import Self
 
+from router.types._construct import construct
+
 __all__ = ["LazyModel", "OpenAIObject"]
 
 
@@ -68,6 +70,7 @@ _PRIVATE_DEFAULTS: dict[type, dict[str, Any]] = {}
 
 
 _TWINS: dict[type, type[OpenAIObject]] = {}
+_WARNED: set[type] = set()  # classes whose lenient build was logged at WARNING once
 
 
 def _twin(cls: type[OpenAIObject]) -> type[OpenAIObject]:
@@ -83,9 +86,10 @@ def _twin(cls: type[OpenAIObject]) -> type[OpenAIObject]:
 class LazyModel(OpenAIObject):
     """A top-level response built from the provider's JSON on first use: routing a call costs a
     ``__new__`` and a dict; reading any field validates the whole body once (as
-    ``model_validate`` would). A body that does not validate is kept as sent
-    (``model_construct``, nested objects as dicts) and logged, as the SDK builds responses
-    without validation."""
+    ``model_validate`` would, strictly). A body with a value of an unexpected type is built
+    without validation as the SDK builds every response (``router.types._construct``: every
+    other field still an object, the odd value kept as sent), and logged (WARNING once per
+    class, then DEBUG)."""
 
     _body: Any = PrivateAttr(default=None)  # the JSON body, or a function assembling it, until first read
 
@@ -112,11 +116,14 @@ class LazyModel(OpenAIObject):
         if callable(body):  # the body is assembled on first read too (adapters that translate)
             body = body()
         cls = type(self)
-        try:
-            built: pydantic.BaseModel = _twin(cls).model_validate(body)
+        twin = _twin(cls)
+        try:  # strict: a value of another type is kept as sent below, as the SDK keeps it
+            built: pydantic.BaseModel = twin.model_validate(body, strict=True)
         except pydantic.ValidationError as exc:
-            _log.warning("%s body did not validate (%d errors); kept as sent", cls.__name__, exc.error_count())
-            built = cls.model_construct(**body)
+            log = _log.debug if cls in _WARNED else _log.warning
+            _WARNED.add(cls)
+            log("%s body has %d values of an unexpected type; built without validation, as the SDK builds it", cls.__name__, exc.error_count())
+            built = construct(twin, body)
         _set = object.__setattr__
         _set(self, "__dict__", built.__dict__)
         _set(self, "__pydantic_fields_set__", built.__pydantic_fields_set__)

@@ -158,3 +158,49 @@ async def test_sdk_validates_our_objects_without_the_openai_package_installed() 
     import router.types.chat as chat
 
     assert "openai" not in chat.__dict__
+
+
+def _odd(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with leaves of the wrong type, as a careless provider sends them."""
+    odd = json.loads(json.dumps(body))
+    odd["system_fingerprint"] = 44709  # an int for a string
+    choice = odd["choices"][0]
+    choice["message"]["tool_calls"][0]["function"]["arguments"] = {"city": "Paris"}  # an object for a string
+    choice["message"]["tool_calls"].append({"id": "c2", "type": "custom", "custom": {"name": "grep", "input": 7}})
+    choice["logprobs"]["content"][0]["logprob"] = 0  # an int for a float
+    odd["usage"]["prompt_tokens_details"]["cached_tokens"] = "12"  # a numeric string for an int
+    odd["choices"][1]["finish_reason"] = None
+    return odd
+
+
+def _read(resp: Any) -> list[Any]:
+    """What user code reads, attribute by attribute, with the class of each object on the way."""
+    msg = resp.choices[0].message
+    calls = msg.tool_calls
+    return [
+        resp.id, resp.system_fingerprint, resp.created, type(resp.usage).__name__, resp.usage.total_tokens,
+        type(resp.usage.prompt_tokens_details).__name__, resp.usage.prompt_tokens_details.cached_tokens,
+        resp.usage.completion_tokens_details.reasoning_tokens,
+        [type(c).__name__ for c in calls], calls[0].function.name, calls[0].function.arguments, calls[1].custom.input,
+        resp.choices[0].logprobs.content[0].logprob, type(resp.choices[0].logprobs.content[0].logprob).__name__,
+        resp.choices[1].message.content, resp.choices[1].finish_reason, resp.a_future_field,
+    ]
+
+
+async def test_a_body_with_wrong_typed_leaves_reads_as_the_sdk_reads_it() -> None:
+    """The SDK builds responses without validation (``construct_type``); ours keeps every other
+    field an object too, so attribute access works where it works with the SDK."""
+    import httpx2
+
+    body = _odd(FULL_BODY)
+    sdk = openai.AsyncOpenAI(api_key="sk-test", base_url="http://canned.test/v1", max_retries=0,
+                             http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(lambda r: httpx2.Response(200, json=body))))
+    expected = _read(await sdk.chat.completions.create(model="m", messages=MSGS))
+    client = canned_client(answer(body))
+    got = _read(await client.chat.completions.create(model="capable", messages=MSGS))
+    assert got == expected
+    assert expected[3:6] == ["CompletionUsage", 27, "PromptTokensDetails"] and expected[10] == {"city": "Paris"}  # the oracle kept them
+    assert [type(c).__name__ for c in (await client.chat.completions.create(model="capable", messages=MSGS)).choices[0].message.tool_calls] == [
+        "ChatCompletionMessageFunctionToolCall", "ChatCompletionMessageCustomToolCall"]
+    await sdk.close()
+    await client.aclose()
