@@ -4,9 +4,11 @@ Requests arrive in the OpenAI chat shape and are converted: system (and develope
 become the top-level ``system``; ``max_tokens`` is required by Anthropic, so it comes from
 ``max_completion_tokens`` / ``max_tokens`` or the adapter's ``default_max_tokens``; ``stop``
 becomes ``stop_sequences``; OpenAI function tools, ``tool_choice``, assistant ``tool_calls`` and
-``tool`` messages become ``tools``, ``tool_use`` and ``tool_result`` blocks. Content parts other
-than text, and parameters without an Anthropic equivalent, raise ``BadRequestError`` before
-anything is sent.
+``tool`` messages become ``tools``, ``tool_use`` and ``tool_result`` blocks; ``temperature``,
+``top_p`` and ``top_k`` pass as given (the API decides by model: newer models take
+``temperature`` or ``top_p`` but not both, the newest only their defaults; docs/providers.md).
+Content parts other than text and images, and parameters without an Anthropic equivalent, raise
+``BadRequestError`` before anything is sent.
 
 Responses: text blocks joined are the content, ``tool_use`` blocks the ``tool_calls``;
 ``input_tokens`` counts cache writes and reads too (the prompt's full size). Stop reasons::
@@ -52,8 +54,9 @@ __all__ = ["AnthropicProvider", "anthropic_error", "from_anthropic", "to_anthrop
 _API = "Anthropic Messages"
 _PARAMS = (
     "max_tokens", "max_completion_tokens", "stop", "tools", "tool_choice", "parallel_tool_calls", "user", "metadata", "n",
-    "stream_options", "response_format", "stream",
+    "stream_options", "response_format", "stream", "temperature", "top_p", "top_k",
 )
+_SAMPLING = ("temperature", "top_p", "top_k")  # passed as given: which a model takes is the API's to say
 ANTHROPIC_VERSION = "2026-10-21"  # anthropic._constants.ANTHROPIC_API_VERSION of the SDK the params follow
 JSON_TOOL = "json_response"  # the tool forced for response_format json_object
 _MEDIA = ("image/jpeg", "image/png", "image/gif", "image/webp")
@@ -198,6 +201,9 @@ def to_anthropic(request: ProviderRequest, *, default_max_tokens: int) -> dict[s
         body["metadata"] = {**body.get("metadata", {}), "user_id": params["user"]}
     if params.get("stop") is not None:
         body["stop_sequences"] = stop_sequences(params["stop"], _API)
+    for name in _SAMPLING:
+        if params.get(name) is not None:
+            body[name] = params[name]
     if params.get("tools"):
         body["tools"] = [_tool(t, f"tools[{i}]") for i, t in enumerate(params["tools"])]
     choice = _tool_choice(params.get("tool_choice"), params.get("parallel_tool_calls"))

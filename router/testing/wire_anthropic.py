@@ -1,6 +1,7 @@
 """The Anthropic Messages API as the fake server speaks it (``POST /v1/messages``).
 
-Strict as the API: a top-level key outside ``anthropic.types.MessageCreateParams`` is answered
+Strict as the API: a top-level key outside ``anthropic.types.MessageCreateParams`` (and the
+sampling parameters the API still takes, model by model: ``sampling_rule``) is answered
 400 "<key>: Extra inputs are not permitted", a missing one "<key>: Field required", a value of
 the wrong type "<key>: Input should be a valid ..."; content blocks are checked by type (text,
 image with a base64 or url source, tool_use, tool_result, document, thinking).
@@ -12,6 +13,7 @@ schema. A request that forces a tool (``tool_choice`` of type ``any`` or ``tool`
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -19,7 +21,7 @@ from router.testing.faults import Fault
 from router.testing.schema import Problem, check_body
 from router.testing.wire import Reply, Wire, count_text, dumps, fault_headers, json_reply, sample_json, sse
 
-__all__ = ["MESSAGE_PARAMS", "AnthropicWire"]
+__all__ = ["MESSAGE_PARAMS", "SAMPLING_PARAMS", "AnthropicWire", "sampling_rule"]
 
 # the keys of anthropic.types.MessageCreateParams, with their JSON types
 MESSAGE_PARAMS: dict[str, str] = {
@@ -28,6 +30,11 @@ MESSAGE_PARAMS: dict[str, str] = {
     "service_tier": "str", "speed": "str|null", "stop_sequences": "list", "stream": "bool", "system": "str|list",
     "thinking": "obj", "tool_choice": "obj", "tools": "list", "user_profile_id": "str", "workspace_id": "str",
 }
+# the sampling parameters the Messages API still takes (model by model, ``sampling_problem``);
+# the anthropic SDK 2.x dropped them from its types, so they are sent as ``extra_body`` there
+SAMPLING_PARAMS: dict[str, str] = {"temperature": "num", "top_p": "num", "top_k": "int"}
+_ACCEPTED = {**MESSAGE_PARAMS, **SAMPLING_PARAMS}
+_MODEL = re.compile(r"claude-(?:([a-z]+)-)?(\d+)(?:-(\d{1,2}))?(?=-|$)")
 _TYPE_WORDS = {"str": "string", "int": "integer", "num": "number", "bool": "boolean", "obj": "dictionary", "list": "list"}
 _BLOCKS = {"text", "image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking", "search_result"}
 _MEDIA = ("image/jpeg", "image/png", "image/gif", "image/webp")
@@ -86,6 +93,39 @@ def _block_problem(block: dict[str, Any]) -> str | None:
     return None
 
 
+def sampling_rule(model: str) -> str:
+    """How the API treats ``temperature`` / ``top_p`` / ``top_k`` for ``model``, as reported for
+    the Claude families: ``"any"`` (Claude 3.x, Sonnet 4, Opus 4: each and together),
+    ``"one"`` (Opus 4.1 to 4.6, Sonnet and Haiku 4.5 and 4.6: ``temperature`` and ``top_p`` not
+    together), ``"deprecated"`` (Opus 4.7 and later, every 5.x model: only the defaults,
+    ``temperature`` 1 and ``top_p`` >= 0.95, no ``top_k``). Names it cannot read: ``"any"``."""
+    m = _MODEL.match(model)
+    if m is None or m.group(1) is None:  # claude-3-5-sonnet-...: the older naming
+        return "any"
+    family, version = m.group(1), (int(m.group(2)), int(m.group(3) or 0))
+    if version < (4, 1) or (family != "opus" and version < (4, 5)):
+        return "any"
+    if version >= (5, 0) or (family == "opus" and version >= (4, 7)):
+        return "deprecated"
+    return "one"
+
+
+def _sampling_problem(payload: dict[str, Any]) -> str | None:
+    temperature, top_p = payload.get("temperature"), payload.get("top_p")
+    if temperature is not None and not 0 <= temperature <= 1:
+        return "temperature: Input should be less than or equal to 1" if temperature > 1 else "temperature: Input should be greater than or equal to 0"
+    if top_p is not None and not 0 <= top_p <= 1:
+        return "top_p: Input should be less than or equal to 1" if top_p > 1 else "top_p: Input should be greater than or equal to 0"
+    rule = sampling_rule(str(payload["model"]))
+    if rule == "one" and temperature is not None and top_p is not None:
+        return "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
+    if rule == "deprecated":
+        for name, allowed in (("temperature", lambda v: v == 1), ("top_p", lambda v: v >= 0.95), ("top_k", lambda v: False)):
+            if payload.get(name) is not None and not allowed(payload[name]):
+                return f"`{name}` is deprecated for this model."
+    return None
+
+
 def _structured_text(payload: dict[str, Any]) -> str | None:
     fmt = (payload.get("output_config") or {}).get("format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
@@ -126,11 +166,14 @@ class AnthropicWire(Wire):
 
     @staticmethod
     def _problem(payload: dict[str, Any]) -> str | None:
-        problem = check_body(payload, MESSAGE_PARAMS, ("max_tokens", "messages", "model"))
+        problem = check_body(payload, _ACCEPTED, ("max_tokens", "messages", "model"))
         if problem is not None:
             return _problem_text(problem)
         if not payload["model"]:
             return "model: String should have at least 1 character"
+        sampling = _sampling_problem(payload)
+        if sampling is not None:
+            return sampling
         if payload["max_tokens"] < 1:
             return "max_tokens: Input should be greater than or equal to 1"
         messages = payload.get("messages")

@@ -9,7 +9,7 @@ from anthropic.types import message_create_params
 from openai.types import embedding_create_params
 from openai.types.chat import completion_create_params
 
-from router.testing.wire_anthropic import MESSAGE_PARAMS
+from router.testing.wire_anthropic import MESSAGE_PARAMS, SAMPLING_PARAMS
 from router.testing.wire_openai import CHAT_PARAMS, EMBEDDING_PARAMS
 
 
@@ -29,3 +29,6 @@ def test_openai_embedding_keys_are_the_sdks() -> None:
 def test_anthropic_message_keys_are_the_sdks() -> None:
     sdk = keys(message_create_params.MessageCreateParamsNonStreaming, message_create_params.MessageCreateParamsStreaming)
     assert set(MESSAGE_PARAMS) == sdk
+    # temperature, top_p, top_k: gone from the SDK's types, still taken by the API (model by
+    # model): the fake accepts them besides, with the API's rules (wire_anthropic.sampling_rule)
+    assert not set(SAMPLING_PARAMS) & sdk and set(SAMPLING_PARAMS) == {"temperature", "top_p", "top_k"}

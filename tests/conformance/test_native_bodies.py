@@ -95,6 +95,13 @@ ANTHROPIC_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
       "response_format": {"type": "json_schema", "json_schema": {"name": "recipe", "schema": RECIPE, "strict": True}}},
      {"messages": [{"role": "user", "content": "A cookie recipe"}], "max_tokens": 1024,
       "output_config": {"format": {"type": "json_schema", "schema": RECIPE}}}),
+    # sampling parameters: the SDK's types dropped them, the API takes them (this model: not temperature with top_p)
+    ("temperature and top_k (extra_body in the SDK)",
+     {"messages": [{"role": "user", "content": "Hello"}], "temperature": 0.3, "top_k": 40},
+     {"messages": [{"role": "user", "content": "Hello"}], "max_tokens": 1024, "extra_body": {"temperature": 0.3, "top_k": 40}}),
+    ("top_p (extra_body in the SDK)",
+     {"messages": [{"role": "user", "content": "Hello"}], "top_p": 0.9},
+     {"messages": [{"role": "user", "content": "Hello"}], "max_tokens": 1024, "extra_body": {"top_p": 0.9}}),
     ("streaming",
      {"messages": [{"role": "user", "content": "Hello"}], "stream": True},
      {"messages": [{"role": "user", "content": "Hello"}], "max_tokens": 1024, "stream": True}),

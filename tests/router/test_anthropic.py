@@ -190,9 +190,6 @@ async def test_a_parameter_without_an_equivalent_is_a_clear_bad_request(server: 
         await router.acompletion("capable", MSGS, seed=7)
     assert info.value.error_type == "bad_request" and "'seed'" in str(info.value) and "Anthropic" in str(info.value)
     assert server.requests("a") == 0 and server.requests("b") == 0
-    for name in ("temperature", "top_p", "top_k"):  # not in the Messages API (anthropic SDK 2.x has none of them)
-        with pytest.raises(RoutingError, match=f"'{name}' is not supported by the Anthropic"):
-            await router.acompletion("capable", MSGS, **{name: 0.5})
     with pytest.raises(RoutingError, match=r"messages\[1\]\.content\[0\] of type 'input_audio'"):
         await router.acompletion("capable", [MSGS[0], {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "x", "format": "wav"}}]}])
     with pytest.raises(RoutingError, match=r"image_url\.url must be a data: or http\(s\) URL"):
@@ -322,3 +319,41 @@ async def test_a_body_of_the_wrong_shape_is_invalid_response() -> None:
         await adapter.send(ProviderRequest("m", [{"role": "user", "content": "q"}]), timeout=1.0)
     assert info.value.error_type == "invalid_response"
     await adapter.aclose()
+
+
+def one_model(server: FakeProviderServer, model: str) -> Router:
+    dep = Deployment("claude", AnthropicProvider(base_url=server.base_for("a"), api_key=CANARY), model)
+    return Router(deployments=[dep], tiers=[Tier("t", ["claude"], policy="static")], telemetry=MemorySink(), settings=fast_settings(max_attempts_per_deployment=1))
+
+
+@pytest.mark.parametrize(
+    ("model", "params", "refusal"),
+    [
+        ("claude-sonnet-4-20250514", {"temperature": 0.2, "top_p": 0.9, "top_k": 5}, None),  # older models: each and together
+        ("claude-3-5-haiku-20241022", {"temperature": 0.0}, None),
+        ("claude-sonnet-4-5", {"temperature": 0.2, "top_k": 5}, None),
+        ("claude-sonnet-4-5", {"top_p": 0.9}, None),
+        ("claude-opus-4-1", {"temperature": 0.2, "top_p": 0.9}, "`temperature` and `top_p` cannot both be specified for this model. Please use only one."),
+        ("claude-opus-4-7", {"temperature": 1}, None),  # the newest: only the defaults
+        ("claude-opus-4-7", {"top_p": 0.95}, None),
+        ("claude-opus-4-7", {"temperature": 0.2}, "`temperature` is deprecated for this model."),
+        ("claude-opus-4-8", {"top_p": 0.5}, "`top_p` is deprecated for this model."),
+        ("claude-sonnet-5", {"top_k": 5}, "`top_k` is deprecated for this model."),
+        ("claude-sonnet-4", {"temperature": 1.5}, "temperature: Input should be less than or equal to 1"),  # OpenAI's 0-2 is not Anthropic's 0-1
+    ],
+)
+async def test_sampling_parameters_pass_through_and_the_api_decides_by_model(
+    server: FakeProviderServer, model: str, params: dict[str, Any], refusal: str | None
+) -> None:
+    """temperature, top_p, top_k are sent as given; the fake refuses them as the API does, with its
+    400 (bad_request, surfaced with the API's message)."""
+    router = one_model(server, model)
+    if refusal is None:
+        resp = await router.acompletion("t", MSGS, **params)
+        assert resp.choices[0].message.content
+    else:
+        with pytest.raises(RoutingError) as info:
+            await router.acompletion("t", MSGS, **params)
+        assert info.value.error_type == "bad_request" and str(info.value) == f"Error code: 400 - {refusal}"
+    assert {k: server.last_body("a").get(k) for k in params} == params
+    await router.aclose()
