@@ -44,7 +44,7 @@ from router.resilience.retry_after import parse_retry_after
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["SSE", "ChunkStream", "HTTPAdapter", "chunk", "error_for_status", "json_object", "parse_guard", "reading", "retry_after_header", "scrub"]
+__all__ = ["SSE", "ChunkStream", "HTTPAdapter", "chunk", "error_for_status", "json_object", "parse_guard", "provider_error", "reading", "retry_after_header", "scrub"]
 
 _SHAPE_ERRORS = (ValueError, KeyError, IndexError, TypeError, AttributeError)
 _S = TypeVar("_S", bound="ChunkStream")
@@ -89,6 +89,44 @@ def error_for_status(
     if status in (400, 413) and context_length:
         return ContextLengthError(detail, status=status)
     return BadRequestError(detail, status=status)
+
+
+def provider_error(
+    status: int,
+    kind: str,
+    message: str,
+    *,
+    by_kind: Mapping[str, type[ProviderError]],
+    rate_limit_kind: str | None = None,
+    context_hints: tuple[str, ...] = (),
+    retry_after: float | None = None,
+    spend_limit: bool = False,
+    auth: bool = False,
+    timeout_statuses: tuple[int, ...] = (),
+    secret: str | None = None,
+) -> ProviderError:
+    """The error for a provider's error object, the one table every adapter maps through:
+    ``kind`` is what the body names (OpenAI's ``code``/``type``, Anthropic's ``error.type``,
+    Google's ``error.status``), ``message`` its text. A 429 or ``rate_limit_kind`` is
+    ``rate_limited``; then ``by_kind``; ``auth`` (the provider said the key is bad) is ``auth``;
+    an error inside a 2xx stream of a kind not named is ``server_error``; a status in
+    ``timeout_statuses`` is ``timeout``; else ``error_for_status`` (``context_hints`` found in the
+    kind or message make a 400 ``context_length``). The detail kept is ``"kind: message"``,
+    the key scrubbed."""
+    detail = scrub(f"{kind}: {message}" if kind else message, secret)
+    if status == 429 or (rate_limit_kind is not None and kind == rate_limit_kind):
+        return RateLimitedError(detail, status=status, retry_after=retry_after, spend_limit=spend_limit)
+    cls = by_kind.get(kind)
+    if cls is not None:
+        return cls(detail, status=status, retry_after=retry_after)
+    if auth:
+        return AuthError(detail, status=status)
+    if status < 400:
+        return ServerError(detail or "error event in the stream", status=status)
+    if status in timeout_statuses:
+        return ProviderTimeoutError(detail, status=status)
+    low = f"{kind} {message}".lower()
+    return error_for_status(status, detail, retry_after=retry_after, context_length=any(h in low for h in context_hints), spend_limit=spend_limit)
 
 
 @contextmanager

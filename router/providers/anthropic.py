@@ -42,11 +42,10 @@ from router.errors import (
     InvalidResponseError,
     OverloadedError,
     ProviderError,
-    RateLimitedError,
     ServerError,
 )
 from router.providers._convert import check_params, content_parts, data_url, json_schema_format, max_tokens, stop_sequences, text_parts, tool_arguments
-from router.providers._http import SSE, ChunkStream, HTTPAdapter, error_for_status, json_object, parse_guard, retry_after_header, scrub
+from router.providers._http import SSE, ChunkStream, HTTPAdapter, json_object, parse_guard, provider_error, retry_after_header
 from router.providers.base import DEFAULT_BASE_URLS, ProviderRequest, ProviderResponse
 
 __all__ = ["AnthropicProvider", "anthropic_error", "from_anthropic", "to_anthropic"]
@@ -85,22 +84,12 @@ def anthropic_error(status: int, payload: dict[str, Any], *, retry_after: float 
     """Map an Anthropic error object (``{"type": "error", "error": {"type", "message"}}``)."""
     err = payload.get("error")
     err = err if isinstance(err, dict) else {}
-    etype = str(err.get("type") or "")
-    message = str(err.get("message") or "")
-    detail = scrub(f"{etype}: {message}" if etype else message, secret)
-    if etype == "rate_limit_error" or status == 429:
-        details = err.get("details")
-        code = str(details.get("error_code") or "") if isinstance(details, dict) else ""
-        return RateLimitedError(detail, status=status, retry_after=retry_after, spend_limit="spend_limit" in code)
-    cls = _BY_TYPE.get(etype)
-    if cls is not None:
-        return cls(detail, status=status, retry_after=retry_after)
-    if status == 402:
-        return AuthError(detail, status=status)
-    if status < 400:  # an error event inside a 200 stream, of a type we do not know
-        return ServerError(detail or "error event in the stream", status=status)
-    low = message.lower()
-    return error_for_status(status, detail, retry_after=retry_after, context_length=any(h in low for h in _CONTEXT_HINTS))
+    details = err.get("details")
+    code = str(details.get("error_code") or "") if isinstance(details, dict) else ""
+    return provider_error(
+        status, str(err.get("type") or ""), str(err.get("message") or ""), by_kind=_BY_TYPE, rate_limit_kind="rate_limit_error",
+        context_hints=_CONTEXT_HINTS, retry_after=retry_after, spend_limit="spend_limit" in code, auth=status == 402, secret=secret,
+    )  # fmt: skip
 
 
 # -- request ------------------------------------------------------------------------------

@@ -57,7 +57,6 @@ from router.errors import (
     OverloadedError,
     ProviderError,
     ProviderTimeoutError,
-    RateLimitedError,
     ServerError,
 )
 from router.providers._convert import (
@@ -72,7 +71,7 @@ from router.providers._convert import (
     tool_arguments,
     tool_names,
 )
-from router.providers._http import SSE, ChunkStream, HTTPAdapter, chunk, error_for_status, json_object, parse_guard, retry_after_header, scrub
+from router.providers._http import SSE, ChunkStream, HTTPAdapter, chunk, json_object, parse_guard, provider_error, retry_after_header
 from router.providers.base import DEFAULT_BASE_URLS, ProviderRequest, ProviderResponse
 
 __all__ = ["GeminiProvider", "from_gemini", "gemini_error", "to_gemini"]
@@ -117,33 +116,17 @@ def gemini_error(status: int, payload: dict[str, Any], *, retry_after: float | N
     """Map a Google API error object (``{"error": {"code", "message", "status", "details"}}``)."""
     err = payload.get("error")
     err = err if isinstance(err, dict) else {}
-    gstatus = str(err.get("status") or "")
     message = str(err.get("message") or "")
-    detail = scrub(f"{gstatus}: {message}" if gstatus else message, secret)
     details = [d for d in err.get("details") or () if isinstance(d, dict)]
-    reasons = {str(d.get("reason") or "") for d in details}
-    if gstatus == "RESOURCE_EXHAUSTED" or status == 429:
-        for d in details:
-            if str(d.get("@type", "")).endswith("google.rpc.RetryInfo") and _duration(d.get("retryDelay")) is not None:
-                retry_after = _duration(d.get("retryDelay"))
-        per_day = any(
-            "PerDay" in str(v.get("quotaId") or "")
-            for d in details
-            for v in (d.get("violations") or ())
-            if isinstance(v, dict)
-        )
-        return RateLimitedError(detail, status=status, retry_after=retry_after, spend_limit=per_day)
-    cls = _BY_STATUS.get(gstatus)
-    if cls is not None:
-        return cls(detail, status=status, retry_after=retry_after)
-    if "API_KEY_INVALID" in reasons or "api key not valid" in message.lower():
-        return AuthError(detail, status=status)
-    if status < 400:  # an error object inside a 200 stream, of a status we do not know
-        return ServerError(detail or "error event in the stream", status=status)
-    low = message.lower()
-    if status == 504:
-        return ProviderTimeoutError(detail, status=status)
-    return error_for_status(status, detail, retry_after=retry_after, context_length=any(h in low for h in _CONTEXT_HINTS))
+    for d in details:
+        if str(d.get("@type", "")).endswith("google.rpc.RetryInfo") and _duration(d.get("retryDelay")) is not None:
+            retry_after = _duration(d.get("retryDelay"))
+    per_day = any("PerDay" in str(v.get("quotaId") or "") for d in details for v in (d.get("violations") or ()) if isinstance(v, dict))
+    bad_key = any(d.get("reason") == "API_KEY_INVALID" for d in details) or "api key not valid" in message.lower()
+    return provider_error(
+        status, str(err.get("status") or ""), message, by_kind=_BY_STATUS, rate_limit_kind="RESOURCE_EXHAUSTED", context_hints=_CONTEXT_HINTS,
+        retry_after=retry_after, spend_limit=per_day, auth=bad_key, timeout_statuses=(504,), secret=secret,
+    )  # fmt: skip
 
 
 # -- request ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import httpx
 
 from router.errors import ProviderError, ServerError
-from router.providers._http import SSE, ChunkStream, HTTPAdapter, error_for_status, json_object, parse_guard, retry_after_header, scrub
+from router.providers._http import SSE, ChunkStream, HTTPAdapter, json_object, parse_guard, provider_error, retry_after_header
 from router.providers.base import DEFAULT_BASE_URLS, ProviderRequest, ProviderResponse
 
 __all__ = ["OpenAIProvider", "error_from_status"]
@@ -45,15 +45,11 @@ def error_from_status(
         message = str(err.get("message") or "")
     elif isinstance(err, str):
         message = err
-    detail = scrub(f"{code}: {message}" if code else message, secret)
     low = f"{code} {message}".lower()
-    return error_for_status(
-        status,
-        detail,
-        retry_after=retry_after_header(headers, now),
-        context_length=any(h in low for h in _CONTEXT_HINTS),
-        spend_limit=status == 429 and ("insufficient_quota" in low or "billing" in low),
-    )
+    return provider_error(
+        status, code, message, by_kind={}, context_hints=_CONTEXT_HINTS, retry_after=retry_after_header(headers, now),
+        spend_limit=status == 429 and ("insufficient_quota" in low or "billing" in low), secret=secret,
+    )  # fmt: skip
 
 
 class OpenAIProvider(HTTPAdapter):
