@@ -82,7 +82,12 @@ def anthropic(http: httpx.Client, server: FakeProviderServer, **body: Any) -> ht
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"model": "c", "max_tokens": 5, "messages": USER, "temperature": 0.5}, "temperature: Extra inputs are not permitted"),
+        ({"model": "c", "max_tokens": 5, "messages": USER, "seed": 5}, "seed: Extra inputs are not permitted"),
+        # the sampling parameters, by model (wire_anthropic.sampling_rule, docs/providers.md)
+        ({"model": "claude-opus-4-1", "max_tokens": 5, "messages": USER, "temperature": 0.5, "top_p": 0.9},
+         "`temperature` and `top_p` cannot both be specified for this model. Please use only one."),
+        ({"model": "claude-opus-4-7", "max_tokens": 5, "messages": USER, "temperature": 0.5}, "`temperature` is deprecated for this model."),
+        ({"model": "c", "max_tokens": 5, "messages": USER, "temperature": "hot"}, "temperature: Input should be a valid number"),
         ({"model": "c", "messages": USER}, "max_tokens: Field required"),
         ({"model": "c", "max_tokens": "5", "messages": USER}, "max_tokens: Input should be a valid integer"),
         ({"model": "c", "max_tokens": 5, "messages": USER, "stop_sequences": "x"}, "stop_sequences: Input should be a valid list"),
