@@ -8,7 +8,7 @@ The rules, after the SDK's: a union takes its value validated (lax: ``"12"`` for
 discriminator), else the first model member; a model
 is built from a mapping (a list of mappings becomes a list of models); dict and list values are
 built item by item; an int where a float belongs becomes a float; a ``None`` field gets the
-field's default; keys the model does not name are kept as extras.
+field's default (None for a required one); keys the model does not name are kept as extras.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar, Union, get_args, get_origin
 
 import pydantic
+from pydantic_core import PydanticUndefined
 
 __all__ = ["construct", "construct_value"]
 
@@ -35,10 +36,10 @@ def construct(cls: type[_M], values: Mapping[str, Any]) -> _M:
         key = field.alias if field.alias is not None and field.alias in values else name
         if key in values:
             value = values[key]
-            fields[name] = field.get_default(call_default_factory=True) if value is None else construct_value(value, field.annotation)
+            fields[name] = _default(field) if value is None else construct_value(value, field.annotation)
             fields_set.add(name)
         else:
-            fields[name] = field.get_default(call_default_factory=True)
+            fields[name] = _default(field)
     extra = {k: v for k, v in values.items() if k not in cls.model_fields and not _is_alias(cls, k)}
     _set = object.__setattr__
     _set(obj, "__dict__", fields)
@@ -46,6 +47,12 @@ def construct(cls: type[_M], values: Mapping[str, Any]) -> _M:
     _set(obj, "__pydantic_fields_set__", fields_set)
     _set(obj, "__pydantic_private__", {k: a.get_default() for k, a in cls.__private_attributes__.items()} or None)
     return obj
+
+
+def _default(field: Any) -> Any:
+    """The field's default; None for a required field (the SDK's ``field_get_default``)."""
+    value = field.get_default(call_default_factory=True)
+    return None if value is PydanticUndefined else value
 
 
 def _is_alias(cls: type[pydantic.BaseModel], key: str) -> bool:

@@ -170,6 +170,7 @@ def _odd(body: dict[str, Any]) -> dict[str, Any]:
     choice["logprobs"]["content"][0]["logprob"] = 0  # an int for a float
     odd["usage"]["prompt_tokens_details"]["cached_tokens"] = "12"  # a numeric string for an int
     odd["choices"][1]["finish_reason"] = None
+    del odd["usage"]["total_tokens"]  # a required field missing: None, as with the SDK
     return odd
 
 
@@ -199,7 +200,7 @@ async def test_a_body_with_wrong_typed_leaves_reads_as_the_sdk_reads_it() -> Non
     client = canned_client(answer(body))
     got = _read(await client.chat.completions.create(model="capable", messages=MSGS))
     assert got == expected
-    assert expected[3:6] == ["CompletionUsage", 27, "PromptTokensDetails"] and expected[10] == {"city": "Paris"}  # the oracle kept them
+    assert expected[3:6] == ["CompletionUsage", None, "PromptTokensDetails"] and expected[10] == {"city": "Paris"}  # the oracle kept them
     assert [type(c).__name__ for c in (await client.chat.completions.create(model="capable", messages=MSGS)).choices[0].message.tool_calls] == [
         "ChatCompletionMessageFunctionToolCall", "ChatCompletionMessageCustomToolCall"]
     await sdk.close()
