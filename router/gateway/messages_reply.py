@@ -97,7 +97,7 @@ class AnthropicFront:
             last = next((a.http_status for a in reversed(exc.attempts) if a.http_status), None)
             if last in (404, 413):
                 status, kind = _BY_STATUS[last]
-        return status, error_body(kind, str(exc), exc.call_id)
+        return status, error_body(kind, exc.summary, exc.call_id)
 
     def invalid(self, exc: InvalidRequestError) -> tuple[int, dict[str, Any]]:
         if isinstance(exc, UnknownModelError):
