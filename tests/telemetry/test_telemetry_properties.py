@@ -66,7 +66,7 @@ tags_value = st.one_of(
         lambda d: (d, DROP if len({_clean_text(k) for k in d}) != len(d) else {_clean_text(k): _clean_text(v) for k, v in d.items()})
     ),
     st.dictionaries(st.integers(0, 1000), st.text(max_size=5), min_size=1, max_size=3).map(
-        lambda d: (d, {str(k): v for k, v in d.items()})
+        lambda d: (d, {str(k): _clean_text(v) for k, v in d.items()})  # integer keys become text; NUL goes from values too
     ),
     st.dictionaries(st.text(max_size=3), st.lists(st.integers(), max_size=1), min_size=1, max_size=2).map(lambda d: (d, DROP)),
     st.one_of(st.lists(st.text(max_size=3), min_size=1, max_size=2), st.text(min_size=1, max_size=3)).map(lambda v: (v, DROP)),
