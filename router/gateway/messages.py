@@ -168,13 +168,7 @@ def _tool_result(block: Mapping[str, Any], path: str) -> dict[str, Any]:
         _typed(block["is_error"], "bool", f"{path}.is_error")
     content = _typed(block.get("content", ""), "str|list", f"{path}.content")
     if isinstance(content, list):
-        texts = []
-        for k, item in enumerate(content):
-            where = f"{path}.content.{k}"
-            part, kind = _block(item, where)
-            if kind != "text":
-                raise _bad(f"{where}.type", f"{kind!r} blocks in a tool_result are not supported by this gateway (text only)")
-            texts.append({"type": "text", "text": _text(part, where)})
+        texts = _text_blocks(content, f"{path}.content", "{kind!r} blocks in a tool_result are not supported by this gateway (text only)")
         content = _joined(texts) or ""
     return {"role": "tool", "tool_call_id": id_, "content": content}
 
@@ -243,14 +237,21 @@ def _messages(messages: list[Any]) -> list[dict[str, Any]]:
 def _system(system: Any) -> list[dict[str, Any]]:
     if isinstance(system, str):
         return [{"role": "system", "content": system}] if system else []
+    parts = _text_blocks(system, "system", "Input tag {kind!r} found using 'type' does not match any of the expected tags: 'text'")
+    return [{"role": "system", "content": _joined(parts)}] if parts else []
+
+
+def _text_blocks(items: list[Any], path: str, refusal: str) -> list[dict[str, Any]]:
+    """Text blocks as OpenAI text parts; another kind of block is refused with ``refusal``
+    (formatted with its ``kind``) at its path."""
     parts = []
-    for i, item in enumerate(system):
-        where = f"system.{i}"
+    for i, item in enumerate(items):
+        where = f"{path}.{i}"
         block, kind = _block(item, where)
         if kind != "text":
-            raise _bad(f"{where}.type", f"Input tag {kind!r} found using 'type' does not match any of the expected tags: 'text'")
+            raise _bad(f"{where}.type", refusal.format(kind=kind))
         parts.append({"type": "text", "text": _text(block, where)})
-    return [{"role": "system", "content": _joined(parts)}] if parts else []
+    return parts
 
 
 # -- tools ------------------------------------------------------------------------------
