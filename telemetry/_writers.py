@@ -184,7 +184,41 @@ class BatchWriter:
 
 
 class SqliteWriter(BatchWriter):
-    """SQLite: ``executemany`` for everything."""
+    """SQLite: calls and attempts as multi-row ``INSERT``s of up to ``ROWS_PER_INSERT`` rows.
+
+    Python's ``sqlite3`` releases the GIL around every statement step, so ``executemany`` of
+    one row per step hands the GIL to the event loop's thread and back once per row; one step
+    per ``ROWS_PER_INSERT`` rows does the same work with a few hundred times fewer hand-overs
+    (benchmarks/RESULTS.md, "Telemetry writer: multi-row inserts")."""
+
+    ROWS_PER_INSERT = 200
+
+    def __init__(self, engine: Any, tables: Any, *, write_timeout: float) -> None:
+        super().__init__(engine, tables, write_timeout=write_timeout)
+        self._multi: dict[tuple[str, int], str] = {}
+
+    def _statement(self, name: str, n: int) -> str:
+        """``self.sql[name]`` with ``n`` rows of placeholders (cached per size)."""
+        stmt = self._multi.get((name, n))
+        if stmt is None:
+            head, _, values = self.sql[name].partition(" VALUES ")
+            row, _, tail = values.partition(")")
+            stmt = self._multi[(name, n)] = f"{head} VALUES {', '.join([row + ')'] * n)}{tail}"
+        return stmt
+
+    def _insert_many(self, cur: Any, name: str, rows: list[tuple[Any, ...]]) -> int:
+        inserted, step = 0, self.ROWS_PER_INSERT
+        for i in range(0, len(rows), step):
+            chunk = rows[i : i + step]
+            cur.execute(self._statement(name, len(chunk)), [v for row in chunk for v in row])
+            inserted += cur.rowcount
+        return inserted
+
+    def insert_calls(self, cur: Any, rows: list[tuple[Any, ...]]) -> int:
+        return self._insert_many(cur, "calls", rows)
+
+    def insert_attempts(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+        self._insert_many(cur, "attempts", rows)
 
 
 class PostgresWriter(BatchWriter):

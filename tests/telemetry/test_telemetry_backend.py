@@ -127,6 +127,23 @@ async def test_duplicate_call_ids_are_counted_not_doubled(target: StoreTarget) -
     assert sum(r.calls for r in rollups) == 6
 
 
+async def test_a_batch_of_several_inserts_keeps_every_row_and_counts_duplicates(target: StoreTarget) -> None:
+    """SQLite inserts ``ROWS_PER_INSERT`` rows per statement: a batch of 2.5 statements' worth,
+    with stored and repeated call ids among them, writes each call and attempt once."""
+    from telemetry._writers import SqliteWriter
+
+    n = SqliteWriter.ROWS_PER_INSERT * 5 // 2
+    store = target.open_store()
+    try:
+        first = store.write_batch([make_call(i, fallback=True) for i in range(0, n, 7)])
+        again = store.write_batch([make_call(i, fallback=True) for i in range(n)] + [make_call(3, fallback=True)])
+        assert (first.written, again.written, again.duplicates) == (len(range(0, n, 7)), n - len(range(0, n, 7)), len(range(0, n, 7)) + 1)
+        assert store.count() == n
+        assert sum(len(r.attempts) for r in store.query(limit=n + 10)) == 2 * n  # each fallback call has two attempts
+    finally:
+        store.close()
+
+
 def test_sync_surface_and_store_open(target: StoreTarget) -> None:
     with backend(target) as b:
         for i in range(7):
