@@ -38,6 +38,7 @@ from typing import Any
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network: LiteLLM reads its bundled price map
 MESSAGES = [{"role": "user", "content": "Review this function for off-by-one errors."}]
 BODY = json.dumps({"model": "gpt-4o", "messages": MESSAGES}).encode()
 STREAM_BODY = json.dumps({"model": "gpt-4o", "messages": MESSAGES, "stream": True}).encode()
