@@ -11,6 +11,7 @@ share breaker openings, Retry-After windows and key limits through Redis when
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -92,6 +93,8 @@ async def run_worker(
     runner = web.AppRunner(gateway.app(), handler_cancellation=True, shutdown_timeout=deadline + 5.0, access_log=None)
     await runner.setup()
     await gateway.router.astart()  # learn the breakers other workers opened before serving
+    gc.collect()  # what start-up built lives as long as the worker: out of the collector's way
+    gc.freeze()
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)
     await site.start()
     bound = runner.addresses[0][1] if runner.addresses else port
@@ -124,9 +127,9 @@ async def run_worker(
 
 
 def event_loop_runner(loop: str) -> asyncio.Runner:
-    """An ``asyncio.Runner`` on the named event loop: ``uvloop`` (about 1.3x the requests per
-    second of a worker, benchmarks/RESULTS.md), ``asyncio``, or ``auto`` (uvloop when installed:
-    the ``gateway`` extra installs it)."""
+    """An ``asyncio.Runner`` on the named event loop: ``uvloop``, ``asyncio``, or ``auto``
+    (uvloop when installed: the ``gateway`` extra installs it). On benchmarks/gateway.py the two
+    serve within noise of each other (benchmarks/RESULTS.md, "Gateway")."""
     if loop not in LOOPS:
         raise ValueError(f"--loop must be one of {', '.join(LOOPS)}, got {loop!r}")
     if loop == "asyncio":
