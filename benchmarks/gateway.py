@@ -9,7 +9,9 @@ gateway adds. LiteLLM's proxy joins when ``litellm[proxy]`` is installed (skippe
     python benchmarks/gateway.py [--seconds 10] [--concurrency 64] [--workers 1 2] [--loop uvloop asyncio]
 
 Each worker count runs on the first ``--loop`` (``attune serve --loop``); one worker also on
-the others, side by side. The load generator runs on uvloop when it is installed.
+the others, side by side. The load generator is ``wrk`` when it is on PATH (``--generator``;
+Debian's package), else a Python aiohttp client on uvloop: on a 2-core machine the Python
+generator takes a large share of the cores, which caps what two workers can show.
 
 Prints a table, then one JSON object as its last line.
 """
@@ -107,8 +109,39 @@ def start_litellm_proxy(upstream: str, tmp: str) -> tuple[subprocess.Popen[Any],
     return proc, f"http://127.0.0.1:{port}", "sk-anything"
 
 
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def load_wrk(base: str, key: str, seconds: float, concurrency: int) -> dict[str, Any]:
+    """The same load from ``wrk`` (C, one thread): far less CPU per request than a Python
+    generator, so on a small machine more of it is left to the gateway's workers."""
+    import re
+
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(json.dumps(BODY))}\n'
+                f'wrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer {key}"\n')  # fmt: skip
+    try:
+        cmd = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(int(seconds), 1)}s", "--latency", "-s", f.name, f"{base}/v1/chat/completions"]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    finally:
+        os.unlink(f.name)
+
+    def pct(q: str) -> float:
+        m = re.search(rf"^\s+{q}%\s+([\d.]+)(us|ms|s)$", out, re.M)
+        return float(m.group(1)) * _UNITS[m.group(2)] if m else float("nan")
+
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = int(bad.group(1)) if bad else 0
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return {"rps": rps * (total - errors) / max(total, 1), "p50_ms": pct("50"), "p99_ms": pct("99"), "ok": total - errors, "errors": errors}
+
+
 def load(base: str, key: str, seconds: float, concurrency: int) -> dict[str, Any]:
-    """Run the load generator in its own process and return what it measured."""
+    """Run the load generator in its own process and return what it measured (``wrk`` when
+    ``--generator wrk``)."""
+    if GENERATOR == "wrk":
+        return load_wrk(base, key, seconds, concurrency)
     out = subprocess.run(
         [sys.executable, __file__, "--load", base, "--key", key, "--seconds", str(seconds), "--concurrency", str(concurrency)],
         check=True, capture_output=True, text=True,
@@ -151,6 +184,9 @@ async def _generate(base: str, key: str, seconds: float, concurrency: int) -> di
         return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")
 
     return {"rps": len(lat) / wall, "p50_ms": pct(0.5), "p99_ms": pct(0.99), "ok": len(lat), "errors": errors}
+
+
+GENERATOR = "python"  # or "wrk": set from --generator
 
 
 def _cpu_s(pid: int) -> float:
@@ -205,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--generator", choices=["auto", "python", "wrk"], default="auto",
+                   help="load generator: wrk (C) when on PATH (auto), or the Python one (aiohttp)")
     p.add_argument("--rounds", type=int, default=1, help="rounds of every run, interleaved; the best is kept (all are in the JSON)")
     p.add_argument("--loop", nargs="+", choices=["uvloop", "asyncio"], default=None,
                    help="attune serve --loop for each run (default: uvloop and asyncio, or asyncio without uvloop)")
@@ -216,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(runner.run(_generate(args.load, args.key, args.seconds, args.concurrency))))
         return 0
 
+    global GENERATOR
+    import shutil
+
+    GENERATOR = ("wrk" if shutil.which("wrk") else "python") if args.generator == "auto" else args.generator
     loops = args.loop or (["uvloop", "asyncio"] if _has_uvloop() else ["asyncio"])
     runs = ([(w, loops[0]) for w in args.workers] + [(1, lp) for lp in loops[1:] if 1 in args.workers]) * args.rounds
     results: dict[str, Any] = {}
@@ -255,9 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         upstream.kill()
     direct = results["upstream-direct"]
-    print(f"gateway loop: {loops[0]} (1 worker also on: {', '.join(loops[1:]) or 'none'})")
+    print(f"gateway loop: {loops[0]} (1 worker also on: {', '.join(loops[1:]) or 'none'}); load generator: {GENERATOR}")
+    results["generator"] = GENERATOR
     print(f"{'target':<18} {'req/s':>9} {'per worker':>11} {'p50 ms':>8} {'p99 ms':>8} {'seq p50 ms':>11} {'added p50 ms':>13} {'CPU ms/req':>11}")
     for name, r in results.items():
+        if not isinstance(r, dict):
+            continue
         if "skipped" in r:
             print(f"{name:<18} {r['skipped']}")
             continue
