@@ -54,7 +54,7 @@ class AdaptivePolicy(ScoredPolicy):
         explore_interval_s: float = 120.0,
         explore_min_calls: int = 50,
         max_backoff: int = 3,
-        degraded_probe_level: int = 2,
+        degraded_probe_level: int = 0,
         hang_factor: float = 4.0,
         hang_min_s: float = 0.25,
         hang_min_calls: int = 3,
@@ -133,6 +133,7 @@ class AdaptivePolicy(ScoredPolicy):
         if e.ramp_acc >= 1.0:
             e.ramp_acc -= 1.0
             return e.plan  # type: ignore[return-value]
+        e.unanswered_hits += 1  # a call the ramp sends elsewhere is not one sent to the leader
         return e.ramp_alt  # type: ignore[return-value]
 
     def observe_record(self, record: Any) -> None:
@@ -186,12 +187,14 @@ class AdaptivePolicy(ScoredPolicy):
         return plan
 
     def _start_ramp(self, e: _Entry, kept: list[Estimate], plan: Plan, now: float) -> None:
-        """Ramp a leader whose incident just ended back in; the next one takes the rest."""
+        """Ramp a leader whose incident just ended back in, where that incident was a relapse
+        (it began soon after the one before ended); the next one takes the rest. After a
+        first incident the probe that ended it re-admits fully (Linkerd)."""
         for est in e.ests:
             k, n = est.cand.key, est.st.readmissions
             if self._readmissions.get(k, 0) != n:
                 self._readmissions[k] = n
-                if self.ramp_s > 0:
+                if self.ramp_s > 0 and est.st.relapses > 0:  # flapping: back by degrees
                     self._ramps[k] = now
         e.ramp_until = -1.0
         start = self._ramps.get(kept[0].cand.key) if len(kept) > 1 else None
@@ -294,7 +297,7 @@ class AdaptivePolicy(ScoredPolicy):
                 self._judge_probe(cand.key, st)
                 due = max(st.holds.breaker_open_until, self._probe_at.get(cand.key, -_INF) + self.probe_interval_s)
             else:
-                due = last + self.probe_interval_s * (1 << self._probe_level(cand.key, st))
+                due = last + self._interval(st, self._probe_level(cand.key, st))
             out.append((due if due > now - 1e9 else now, cand, min_calls))
         return out
 
@@ -317,7 +320,17 @@ class AdaptivePolicy(ScoredPolicy):
         level = self._probe_level(k, st)
         if st.last_answer_at < pa:
             level = min(level + 1, self.max_backoff)
-        return pa + self.probe_interval_s * (1 << level)
+        return pa + self._interval(st, level)
+
+    def _interval(self, st: Any, level: int) -> float:
+        """Seconds between probes at backoff ``level``, never longer than the longest open
+        period its breaker has had: a demoted deployment is probed at least as often as a
+        plain breaker would let a probe through."""
+        t = self.probe_interval_s * (1 << level)
+        cap = st.holds.open_s
+        if cap > 0.0 and t > cap:
+            return cap if cap > self.probe_interval_s else self.probe_interval_s
+        return t
 
     def _probe_level(self, k: str, st: Any) -> int:
         """The backoff exponent of ``k``'s probes: from its probes' outcomes, and at least
@@ -359,7 +372,7 @@ class AdaptivePolicy(ScoredPolicy):
         self._probe_at[k] = now
         e.unanswered_hits += 1  # a probe is not a call sent to the leader
         e.probe_hits = e.hits
-        nxt = now + self.probe_interval_s * (1 << self._backoff.get(k, 0))
+        nxt = now + self._interval(self._stats.get(k), self._backoff.get(k, 0)) if self._stats is not None else now + self.probe_interval_s
         self._eligible[key] = elig = [(nxt, c, m) if c is cand else (d, c, m) for d, c, m in elig]
         e.probe_due = min(x[0] for x in elig)
         order = (cand, *(c for c in plan.order if c is not cand))

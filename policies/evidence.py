@@ -10,9 +10,12 @@ import math
 from policies.holds import Holds
 from policies.windows import Window
 
-__all__ = ["Evidence"]
+__all__ = ["HISTORY", "HISTORY_MASK", "NEUTRAL_Q", "Evidence"]
 
 _exp2 = math.exp2
+NEUTRAL_Q = 0.01  # the lowest failure rate taken as a deployment's normal (policies.changes)
+HISTORY = 64  # outcomes kept as bits for the change point (policies.changes.change_point)
+HISTORY_MASK = (1 << HISTORY) - 1
 
 
 class Evidence:
@@ -52,6 +55,11 @@ class Evidence:
         "lat_baseline",
         "normal_run",
         "last_latency_s",
+        "history",
+        "history_n",
+        "base_q",
+        "base_fail_s",
+        "relapses",
     )
 
     def __init__(
@@ -86,6 +94,11 @@ class Evidence:
         self.lat_baseline: tuple[float, float, float] | None = None  # latency moments before a slowdown
         self.normal_run = 0  # answers at baseline latency in a row while slow
         self.last_latency_s = 0.0  # of the last success
+        self.history = 0  # the last HISTORY outcomes as bits, newest lowest (1 = failure)
+        self.history_n = 0
+        self.base_q = NEUTRAL_Q  # its failure rate before its last incident (its own normal)
+        self.base_fail_s = 0.0  # the mean time of its failed attempts then (0: not known)
+        self.relapses = 0  # incidents that began soon after the previous one ended, in a row
 
     # -- decay --------------------------------------------------------------------------
     def _decay(self, now: float) -> bool:

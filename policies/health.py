@@ -88,7 +88,7 @@ class ScoredPolicy:
         refresh_s: float = 0.5,
         prior_p: float = 0.95,
         per_task: bool = False,
-        position_bias: float = 0.05,
+        position_bias: float = 0.3,
         degraded_below: float = 0.9,
     ) -> None:
         if not 0.0 <= min_success < 1.0:
@@ -225,8 +225,13 @@ class ScoredPolicy:
                 by_key[est.cand.key] = row
             return {"objective": objective, "computed_at": now, **notes, "deployments": by_key}
 
-        # no deployment healthier than a degraded one: retrying pays, falling back does not
-        best_p = max((recent_p(est) for est, _, _, _ in rows), default=1.0)
+        # no deployment open to the call healthier than a degraded one (one held back by a
+        # breaker, a Retry-After or the request's size is no alternative now): retrying pays,
+        # falling back does not
+        best_p = max(
+            (recent_p(est) for est, decision, _, _ in rows if decision == "ordered" or self.hard_reason(est.cand, est.st, ctx, est.price) is None),
+            default=1.0,
+        )
         return Plan(
             order=tuple(x.cand for x in kept),
             skipped=tuple((x[0].cand, x[1]) for x in skipped),

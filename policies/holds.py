@@ -18,6 +18,7 @@ class Holds:
     cooldown_until: float = 0.0
     cooldown_reason: str | None = None
     misconfigured: str | None = None  # why its key was rejected, until cleared
+    open_s: float = 0.0  # the longest open period its breaker has had
 
     def reason(self, now: float) -> str | None:
         """Why the deployment is held back at ``now``, or ``None``."""

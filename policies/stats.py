@@ -21,8 +21,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from policies.changes import after_failure, after_success, readmit
-from policies.evidence import Evidence
+from policies.changes import after_failure, after_success, note_baseline, readmit, success_run_ends
+from policies.evidence import HISTORY_MASK, Evidence
 from policies.folds import fold_rollups
 from policies.windows import log_latency
 
@@ -45,7 +45,9 @@ class DeploymentStats(Evidence):
         """Fold one attempt in; returns whether a cached plan should be recomputed.
 
         Counts age at most once per ``tick_s``, and the change tests after a success run once
-        per tick too (or after failures, or while degraded): a burst costs one update.
+        per tick too (or after failures, or while degraded): a burst costs one update. A 429
+        (``rate_limited``) counts against the success odds but is no evidence of an incident:
+        it runs no change test and breaks no run of successes.
         """
         aged = self._decay(now)
         if ok:
@@ -55,6 +57,8 @@ class DeploymentStats(Evidence):
             self.last_success_at = now
             self.last_answer_at = now
             self.last_latency_s = latency_s
+            self.history = (self.history << 1) & HISTORY_MASK
+            self.history_n += 1
             had_failures = self.consecutive_failures > 0
             self.consecutive_failures = 0
             self.consecutive_successes += 1
@@ -67,10 +71,14 @@ class DeploymentStats(Evidence):
         self.fast.add_failure(latency_s)
         if error_type is not None:
             self.errors[error_type] = self.errors.get(error_type, 0.0) + 1.0
+        self.last_answer_at = now
+        if error_type == "rate_limited":
+            return True  # load, not ill health: it counts against its odds, not as an incident
+        self.history = ((self.history << 1) | 1) & HISTORY_MASK
+        self.history_n += 1
         self.consecutive_failures += 1
         self.consecutive_successes = 0
         self.last_failure_at = now
-        self.last_answer_at = now
         after_failure(self, now)
         return True
 
@@ -230,12 +238,20 @@ class StatsRegistry:
 
     def set_breaker(self, key: str, state: str, open_until: float = 0.0) -> None:
         """The router's breaker of ``key`` moved to ``state``; closing after an open period
-        (its probe succeeded) ends the incident: the deployment restarts from a neutral
-        estimate rather than from the outage's evidence."""
+        (its probe succeeded) ends the incident, where the failures before were a full outage
+        (``changes.success_run_ends``): the deployment restarts from its own normal rather
+        than from the outage's evidence. Opening keeps its failure rate until then as that
+        normal."""
         st = self.get(key)
         h = st.holds
         if state == "closed" and h.breaker_state != "closed":
-            readmit(st, self._now(st), "its breaker's probe succeeded")
+            # the probe's own success is not observed yet: it is one more of the run
+            if st.regime != "degraded" or success_run_ends(st, st.consecutive_successes + 1, st.consecutive_successes) is not None:
+                readmit(st, self._now(st), "its breaker's probe succeeded")
+        elif state == "open" and h.breaker_state == "closed":
+            note_baseline(st, self._now(st))
+        if state == "open":
+            h.open_s = max(h.open_s, open_until - self._now(st))
         h.breaker_state = state
         h.breaker_open_until = open_until
         self.version += 1

@@ -106,8 +106,9 @@ def test_plan_is_cached_until_stats_change_or_refresh() -> None:
 
 
 def test_adaptive_demotes_a_provider_turning_unstable_before_its_breaker_trips() -> None:
-    """A brownout: 1 in 3 attempts fails, never 2 in a row, so a breaker counting 5
-    consecutive failures (or half of a window) never trips; the policy moves away anyway."""
+    """A brownout: 1 in 3 attempts times out after 3 s, never 2 in a row, so a breaker
+    counting 5 consecutive failures (or half of a window) never trips; the policy moves away
+    anyway. (Quick failures at that rate are cheaper to retry than a 1.3x slower backup.)"""
     ch = chain("primary", "backup")
     stats = StatsRegistry()
     pol = AdaptivePolicy()
@@ -118,7 +119,7 @@ def test_adaptive_demotes_a_provider_turning_unstable_before_its_breaker_trips()
     for i in range(200):
         t += 0.05
         ok = i % 3 != 2
-        stats.observe("primary", ok, None if ok else "overloaded", 0.9 if ok else 0.1, t)
+        stats.observe("primary", ok, None if ok else "timeout", 0.9 if ok else 3.0, t)
         assert stats.get("primary").consecutive_failures < 2
         plan = pol.plan(ch, ctx(t), stats)
         if _keys(plan)[0] == "backup" and "probe" not in plan.notes:
@@ -179,9 +180,38 @@ def test_adaptive_keeps_a_demoted_provider_out_while_probes_fail_and_backs_off()
             assert _keys(plan)[0] == "backup"
             stats.observe("backup", True, None, 1.0, t + 1.0)
     gaps = [b - a for a, b in zip(probe_times, probe_times[1:])]
-    assert len(probe_times) <= 15  # 8 s (just demoted for failing) doubling to 16 s: bounded
-    assert probe_times[0] - demoted_at >= 2.0 * 2**pol.degraded_probe_level - 0.1
-    assert gaps[-1] >= 15.0 and gaps[0] >= 7.9
+    assert len(probe_times) <= 15  # 2 s doubling to 16 s: bounded
+    assert probe_times[0] - demoted_at >= pol.probe_interval_s - 0.1
+    assert all(b >= a - 0.2 for a, b in zip(gaps, gaps[1:]))  # each failed probe backs off
+    assert gaps[-1] >= 15.0 and gaps[0] >= 3.9
+
+
+def test_a_demoted_provider_is_probed_at_least_as_often_as_its_breaker_would_allow() -> None:
+    """A breaker whose open period never exceeded 4 s would let a probe through every 4 s;
+    the policy's own probes of a demoted deployment (its breaker closed) are no sparser."""
+    ch = chain("primary", "backup")
+    stats = StatsRegistry()
+    pol = AdaptivePolicy()
+    t = feed(stats, "primary", 0.0, 600, rate=20, fail_every=100)
+    feed(stats, "backup", 0.0, 200, rate=20)
+    stats.set_breaker("primary", "open", t + 4.0)
+    stats.set_breaker("primary", "half-open", t + 4.0)
+    stats.set_breaker("primary", "open", t + 4.0)  # an open period of 4 s
+    for i in range(8):
+        t += 0.05
+        stats.observe("primary", False, "server_error", 0.1, t)
+    stats.get("primary").holds.breaker_state = "closed"  # closed again by a probe, still failing
+    probe_times = []
+    for i in range(1200):  # a minute at 20 calls/s
+        t += 0.05
+        plan = pol.plan(ch, ctx(t), stats)
+        if plan.notes.get("probe") == "primary":
+            probe_times.append(t)
+            stats.observe("primary", False, "server_error", 0.1, t + 0.1)
+        else:
+            stats.observe(_keys(plan)[0], True, None, 1.0, t + 1.0)
+    gaps = [b - a for a, b in zip(probe_times, probe_times[1:])]
+    assert len(gaps) >= 10 and max(gaps) <= 4.5, gaps
 
 
 def test_probes_are_paced_per_deployment_across_task_types_and_wait_for_an_answer() -> None:

@@ -18,31 +18,65 @@ def _outage(stats: StatsRegistry, key: str, t: float, n: int = 30) -> float:
     return t
 
 
-def test_a_breaker_closing_ends_the_incident_and_the_first_deployment_ramps_back_to_all_calls() -> None:
-    ch = chain("a", "b")
-    stats = StatsRegistry()
-    pol = AdaptivePolicy(explore_interval_s=1e9, probe_interval_s=1e9)  # no probes: the ramp alone
-    t = feed(stats, "a", 0.0, 400, rate=20, latency=0.9)
-    feed(stats, "b", 0.0, 400, rate=20, latency=1.0)
+def _shares(pol: AdaptivePolicy, ch: list, stats: StatsRegistry, t: float, seconds: int) -> list[float]:
+    """Per second, the share of 20 calls a second whose first choice is "a" (every one answered)."""
+    shares = []
+    for second in range(seconds):
+        n = 0
+        for i in range(20):
+            now = t + second + i / 20
+            first = _first(pol.plan(ch, ctx(now), stats))
+            stats.observe(first, True, None, 0.9 if first == "a" else 1.0, now + 0.01)
+            n += first == "a"
+        shares.append(n / 20)
+    return shares
+
+
+def _outage_behind_a_breaker(stats: StatsRegistry, pol: AdaptivePolicy, ch: list, t: float) -> float:
     t = _outage(stats, "a", t)
     stats.set_breaker("a", "open", t + 5.0)
     t = feed(stats, "b", t, 100, rate=20, latency=1.0)
     assert _first(pol.plan(ch, ctx(t), stats)) == "b"
     assert stats.get("a").p_success() < 0.5
+    return t
+
+
+def test_a_breaker_closing_after_an_outage_ends_the_incident_at_once() -> None:
+    """Linkerd: one successful probe after a full outage re-admits the deployment fully."""
+    ch = chain("a", "b")
+    stats = StatsRegistry()
+    pol = AdaptivePolicy(explore_interval_s=1e9, probe_interval_s=1e9)  # no probes
+    t = feed(stats, "a", 0.0, 400, rate=20, latency=0.9)
+    feed(stats, "b", 0.0, 400, rate=20, latency=1.0)
+    t = _outage_behind_a_breaker(stats, pol, ch, t)
     stats.set_breaker("a", "closed")  # its probe succeeded
     st = stats.get("a")
-    assert st.regime == "recovered" and st.readmissions == 1
-    assert st.p_success() > 0.97  # a neutral start, not the outage's evidence
-    shares = []
-    for second in range(int(pol.ramp_s) + 2):
-        n = 0
-        for i in range(20):
-            now = t + second + i / 20
-            first = _first(pol.plan(ch, ctx(now), stats))
-            stats.observe(first, True, None, 0.9 if first == "a" else 1.0, now + 0.01)  # it answers
-            n += first == "a"
-        shares.append(n / 20)
-    assert shares[0] < 0.5  # a floor, rising with time (Envoy's slow start)...
+    assert st.regime == "recovered" and st.readmissions == 1 and st.relapses == 0
+    assert st.p_success() > 0.97  # its own normal, not the outage's evidence
+    assert _shares(pol, ch, stats, t, 2) == [1.0, 1.0]  # the first deployment's share, at once
+
+
+def test_a_relapse_ramps_the_deployment_back_by_degrees() -> None:
+    """An outage that starts again within a minute of the last one's end is a relapse: the
+    breaker's probe alone no longer ends it, and traffic returns from a floor (Envoy's slow
+    start) instead of all at once."""
+    ch = chain("a", "b")
+    stats = StatsRegistry()
+    pol = AdaptivePolicy(explore_interval_s=1e9, probe_interval_s=1e9)
+    t = feed(stats, "a", 0.0, 400, rate=20, latency=0.9)
+    feed(stats, "b", 0.0, 400, rate=20, latency=1.0)
+    t = _outage_behind_a_breaker(stats, pol, ch, t)
+    stats.set_breaker("a", "closed")
+    t = _outage_behind_a_breaker(stats, pol, ch, t + 1.0)  # down again 6 s later
+    st = stats.get("a")
+    assert st.relapses == 1
+    stats.set_breaker("a", "closed")  # one lucky probe is not enough after a relapse...
+    assert st.regime == "degraded"
+    stats.observe("a", True, None, 0.9, t + 0.1)
+    stats.observe("a", True, None, 0.9, t + 0.2)  # ...two in a row are
+    assert st.regime == "recovered" and st.readmissions == 2
+    shares = _shares(pol, ch, stats, t + 0.3, int(pol.ramp_s) + 2)
+    assert shares[0] < 0.5  # a floor, rising with time...
     assert shares[0] < shares[2] < shares[4]
     assert shares[-1] == 1.0  # ...to every call once the ramp is over
 
