@@ -229,7 +229,7 @@ class ScoredPolicy:
         # breaker, a Retry-After or the request's size is no alternative now): retrying pays,
         # falling back does not
         best_p = max(
-            (recent_p(est) for est, decision, _, _ in rows if decision == "ordered" or self.hard_reason(est.cand, est.st, ctx, est.price) is None),
+            (recent_p(est) for est, _, _, _ in rows if self.hard_reason(est.cand, est.st, ctx, est.price) is None),
             default=1.0,
         )
         return Plan(
