@@ -6,13 +6,15 @@ under ``static``, ``cooldown`` and ``adaptive`` (10,000 calls, means over seeds)
 The library's scenarios are what the policies were tuned on; these vary the patterns (which
 deployment fails, how, how many at once, traffic, deadlines) to catch a policy or a resilience
 default that only works on the files it was measured with. One line per variant: success rate,
-p95 and p99 latency of successful calls, attempts per call, per policy.
+p50, p95 and p99 latency of successful calls, attempts per call and (where a deployment
+that had traffic goes down) the mean time to recover, per policy; ``--json FILE`` keeps the means.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import statistics
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -86,12 +88,20 @@ VARIANTS = [
 ]
 
 
-def _run(job: tuple[dict[str, Any], str, int]) -> tuple[str, str, tuple[float, float, float, float]]:
+_FIELDS = ("success_rate", "p50_ms", "p95_ms", "p99_ms", "attempts_per_call", "recover_s")
+
+
+def _run(job: tuple[dict[str, Any], str, int]) -> tuple[str, str, dict[str, float | None]]:
     from router.sim import load_scenario, run_scenario
 
     spec, policy, seed = job
     r = run_scenario(load_scenario(spec), policy, seed=seed, keep_series=False, calls=10000)
-    return spec["name"], policy, (r.success_rate or 0.0, r.p95_ms or 0.0, r.p99_ms or 0.0, r.attempts_per_call or 0.0)
+    return spec["name"], policy, {f: getattr(r, f) for f in _FIELDS}
+
+
+def _mean(rows: list[dict[str, float | None]], f: str) -> float | None:
+    xs = [r[f] for r in rows if r[f] is not None]
+    return statistics.mean(xs) if xs else None  # type: ignore[type-var]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--only", action="append", metavar="NAME", help="run only these variants (repeatable)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--json", metavar="FILE", help="also write the means per variant and policy to FILE")
     args = ap.parse_args(argv)
     names = [v["name"] for v in VARIANTS]
     for name in args.only or ():
@@ -108,16 +119,22 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(v, p, s) for v in chosen for p in POLICIES for s in range(args.seeds)]
     with ProcessPoolExecutor(args.workers) as ex:
         results = list(ex.map(_run, jobs))
-    by: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
+    by: dict[tuple[str, str], list[dict[str, float | None]]] = {}
     for name, policy, row in results:
         by.setdefault((name, policy), []).append(row)
+    means: dict[str, dict[str, dict[str, float | None]]] = {}
     for v in chosen:
         cells = []
         for p in POLICIES:
-            rows = by[(v["name"], p)]
-            sr, p95, p99, att = (statistics.mean(r[i] for r in rows) for i in range(4))
-            cells.append(f"{p} {sr * 100:6.2f}% p95 {p95:6.0f} p99 {p99:6.0f} att {att:.2f}")
+            m = means.setdefault(v["name"], {})[p] = {f: _mean(by[(v["name"], p)], f) for f in _FIELDS}
+            rec = "" if m["recover_s"] is None else f" rec {m['recover_s']:5.0f}"
+            cells.append(
+                f"{p} {(m['success_rate'] or 0) * 100:6.2f}% p50 {m['p50_ms'] or 0:5.0f} p95 {m['p95_ms'] or 0:6.0f} "
+                f"p99 {m['p99_ms'] or 0:6.0f} att {m['attempts_per_call'] or 0:.2f}{rec}"
+            )
         print(f"{v['name']:<36} | " + " | ".join(cells), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"seeds": args.seeds, "variants": means}, indent=1))
     return 0
 
 
