@@ -10,15 +10,19 @@ On top of ``health`` (see ``policies.health``) it adds:
 - bounded probes: a demoted deployment (or one with no recent evidence) is put first for one
   call once its last attempt is ``probe_interval_s`` old, at most one probe per
   ``probe_min_calls`` calls of a (tier, task type); a failed (or still unanswered) probe
-  doubles that deployment's interval (up to ``2**max_backoff`` times), and while it is degraded
-  and failing the interval starts at ``2**degraded_probe_level`` times. Probes are paced per
-  deployment across tiers and task types. A healthy deployment that is not first is looked
-  at once per ``explore_interval_s`` (and ``explore_min_calls`` calls), to keep its numbers
-  fresh, unless its optimistic score
+  doubles that deployment's interval (up to ``2**max_backoff`` times, and never past the
+  longest open period its breaker has had: never sparser than a plain breaker's probes);
+  ``degraded_probe_level`` raises the first interval while it is degraded and failing.
+  Probes are paced per deployment across tiers and task types. A healthy deployment that is
+  not first is looked at once per ``explore_interval_s`` (and ``explore_min_calls`` calls), to
+  keep its numbers fresh, unless its optimistic score
   (upper bound of success, lower bound of latency) beats the leader's: then it is probed like a
   demoted one until the evidence settles it. The statistics re-admit a deployment after a run of
-  probe successes that its failure baseline makes unlikely (2 to 8 probes), so a recovered
-  deployment wins its traffic back within a bounded number of probes.
+  probe successes that the failure rate since its degradation makes unlikely (one after a
+  full outage), so a recovered deployment wins its traffic back within a bounded number of probes;
+- a ramp after a relapse: a deployment re-admitted after an incident that began soon after
+  the previous one ended leads a share of calls rising from ``ramp_floor`` to all of them
+  over ``ramp_s`` (Envoy's slow start); after a first incident it is re-admitted fully.
 
 Like every built-in policy it never skips every deployment, and the router still tries the
 skipped ones last before failing a caller.

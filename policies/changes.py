@@ -21,7 +21,7 @@ Linkerd's re-admission on one successful probe, where the statistics saw a full 
 a partial one or a relapse the probe is one success of the success-run test), when the
 success-run test shows a recovery,
 or when a slowed deployment answers ``NORMAL_RUN`` times in a row within its old baseline's
-p95. It then restarts from its own normal (agentgateway's ``restoreHealth``, at the failure
+p75. It then restarts from its own normal (agentgateway's ``restoreHealth``, at the failure
 rate it had before the incident rather than a generic one): the incident's failures, retries
 and recent window no longer count, and its latency is its own baseline from before a
 slowdown. An incident that starts again within ``RELAPSE_S`` of the last one's end is a
@@ -49,7 +49,9 @@ MIN_FAST_LAT_N = 4.0
 NEUTRAL_N = 50.0  # weight of the evidence a re-admitted deployment restarts from...
 # NEUTRAL_Q (policies.evidence, 0.01): ...at its own normal failure rate, at least this
 BASE_Q_MAX = 0.5  # a normal above this is not a normal
-NORMAL_RUN = 2  # answers within the old baseline's p95 that end a slowdown
+NORMAL_RUN = 3  # answers within the old baseline's p75 that end a slowdown (a 2.5x slower one
+# lands there 17 % of the time, three in a row 0.5 %; a recovered one 42 %)
+_Z75 = 0.674
 FORGET_RUN = 5  # successes in a row after which a re-admitted deployment's later failures are forgotten...
 FORGET_S = 5.0  # ...once its last failure is this old
 RELAPSE_S = 60.0  # an incident starting this soon after the last one ended is a relapse
@@ -257,8 +259,10 @@ def _latency_shift(st: Evidence, now: float) -> bool:
     sd = _sqrt(var) if var > 0.01 else 0.1
     d = fast.lat_s1 / fl - mu_s
     if (d > LAT_SHIFT or d < -LAT_SHIFT) and abs(d) > Z_LAT * sd * _sqrt(1.0 / fl + 1.0 / sn):
-        if d > 0:  # keep the baseline from before the slowdown, to know when it is over
-            st.lat_baseline = (sn, slow.lat_s1 - fast.lat_s1, slow.lat_s2 - fast.lat_s2)
+        if d > 0:  # keep the baseline from before the slowdown, to know when it is over: the
+            # slow window's own moments (it clipped the slow answers at 3 sd, so taking the
+            # recent window's unclipped ones out of it would bias the baseline low)
+            st.lat_baseline = (slow.lat_n, slow.lat_s1, slow.lat_s2)
             st.normal_run = 0
         slow.set_latency(fast)
         st.mark_change(now, "slow" if d > 0 else "recovered", f"latency x{math.exp(d):.1f} vs baseline")
@@ -288,13 +292,13 @@ def replace_outcomes(
 
 
 def _slowdown_over(st: Evidence, now: float, x: float) -> bool:
-    """While slow: ``NORMAL_RUN`` answers in a row within the old baseline's p95 restore it
+    """While slow: ``NORMAL_RUN`` answers in a row within the old baseline's p75 restore it
     (and restart the recent window's latency from them)."""
     n, s1, s2 = st.lat_baseline  # type: ignore[misc]
     mu = s1 / n
     var = s2 / n - mu * mu
     sd = _sqrt(var) if var > 0.01 else 0.1
-    if x > mu + _Z95 * sd:
+    if x > mu + _Z75 * sd:
         st.normal_run = 0
         return False
     st.normal_run += 1

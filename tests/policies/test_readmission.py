@@ -5,6 +5,7 @@ from __future__ import annotations
 from policykit import chain, ctx, feed
 
 from policies import AdaptivePolicy, Plan, StatsRegistry
+from policies.changes import NORMAL_RUN
 
 
 def _first(plan: Plan) -> str:
@@ -110,9 +111,16 @@ def test_a_slowdown_ends_when_answers_are_back_at_the_baseline() -> None:
     st = stats.get("a")
     assert st.regime == "slow"
     assert st.latency_quantile_s(0.0) > 0.09  # the baseline took the recent, slower evidence
-    for _ in range(2):
+    for _ in range(6):  # within the old baseline's p95, but slower than three in four of its answers
+        t += 0.5
+        stats.observe("a", True, None, 0.058, t)
+    assert st.regime == "slow"  # a moderate slowdown lands there too: no evidence it is over
+    for _ in range(NORMAL_RUN - 1):
         t += 0.5
         stats.observe("a", True, None, 0.05, t)
+    assert st.regime == "slow"
+    t += 0.5
+    stats.observe("a", True, None, 0.05, t)
     assert st.regime == "recovered" and "back to baseline" in (st.regime_reason or "")
     assert st.latency_quantile_s(0.0) < 0.08  # its own baseline, not the slow samples
 
