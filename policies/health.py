@@ -226,12 +226,10 @@ class ScoredPolicy:
             return {"objective": objective, "computed_at": now, **notes, "deployments": by_key}
 
         # no deployment open to the call healthier than a degraded one (one held back by a
-        # breaker, a Retry-After or the request's size is no alternative now): retrying pays,
-        # falling back does not
-        best_p = max(
-            (recent_p(est) for est, _, _, _ in rows if self.hard_reason(est.cand, est.st, ctx, est.price) is None),
-            default=1.0,
-        )
+        # breaker, a Retry-After or the request's size is no alternative now; when every one
+        # is held back, they all count): retrying pays, falling back does not
+        open_p = [recent_p(est) for est, _, _, _ in rows if self.hard_reason(est.cand, est.st, ctx, est.price) is None]
+        best_p = max(open_p or [recent_p(est) for est, _, _, _ in rows] or [1.0])  # every one held back: all
         return Plan(
             order=tuple(x.cand for x in kept),
             skipped=tuple((x[0].cand, x[1]) for x in skipped),

@@ -133,3 +133,10 @@ def test_degraded_everywhere_ignores_a_healthy_deployment_held_back() -> None:
     assert not pol.plan(ch, ctx(t), stats).degraded_everywhere
     stats.set_cooldown("b", t + 10.0, "retry_after")
     assert pol.plan(ch, ctx(t + 0.1), stats).degraded_everywhere
+    stats.set_breaker("a", "open", t + 10.0)  # every one held back: they all count again
+    assert not pol.plan(ch, ctx(t + 0.2), stats).degraded_everywhere
+    both = StatsRegistry()  # two degraded deployments, both breakers open: degraded everywhere
+    for k in ("a", "b"):
+        _brownout(both, k, 0.0, 400, 2)
+        both.set_breaker(k, "open", t + 10.0)
+    assert AdaptivePolicy().plan(ch, ctx(t + 0.2), both).degraded_everywhere
