@@ -165,7 +165,7 @@ class AdaptivePolicy(ScoredPolicy):
                     still.append(est)
             if still:
                 kept = still
-        kept = self._alike_by_latency(kept, chain)
+        kept, skipped = self._alike_by_latency(kept, skipped, chain, ctx)
         # hysteresis: keep the current first choice unless another is clearly better, or
         # comes before it in the chain as written (a recovered first choice takes its place back)
         lead = e.leader
@@ -215,20 +215,23 @@ class AdaptivePolicy(ScoredPolicy):
         if e.ramp_until < e.expires:
             e.expires = e.ramp_until
 
-    def _alike_by_latency(self, kept: list[Estimate], chain: Sequence[Any]) -> list[Estimate]:
+    def _alike_by_latency(
+        self, kept: list[Estimate], skipped: list[tuple[Estimate, str]], chain: Sequence[Any], ctx: PlanContext
+    ) -> tuple[list[Estimate], list[tuple[Estimate, str]]]:
         """When every deployment is degraded, those about as healthy as the healthiest (recent
-        success within ``alike_p``) are ordered by latency and the chain as written: their
-        success estimates differ by luck, not by health."""
-        if len(kept) < 2:
-            return kept
-        recent = [recent_p(est) for est in kept]
+        success within ``alike_p``) are ordered by latency and the chain as written, a soft
+        skip of one of them undone: their success estimates differ by luck, not by health."""
+        open_ = kept + [est for est, _ in skipped if self.hard_reason(est.cand, est.st, ctx, est.price) is None]
+        if len(open_) < 2:
+            return kept, skipped
+        recent = [recent_p(est) for est in open_]
         best = max(recent)
         if best >= self.degraded_below:
-            return kept
+            return kept, skipped
         written = {c.key: i for i, c in enumerate(chain)}
-        alike = [est for est, p in zip(kept, recent) if p >= best - self.alike_p]
+        alike = [est for est, p in zip(open_, recent) if p >= best - self.alike_p]
         alike.sort(key=lambda est: est.t_ok * (1.0 + self.position_bias * written.get(est.cand.key, 0)))
-        return alike + [est for est in kept if est not in alike]
+        return alike + [est for est in kept if est not in alike], [x for x in skipped if x[0] not in alike]
 
     def _watch_leader(self, e: _Entry, now: float, stats: StatsRegistry) -> None:
         """Suspect a hang when calls went to the leader and none came back for too long."""
