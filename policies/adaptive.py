@@ -379,7 +379,8 @@ class AdaptivePolicy(ScoredPolicy):
         self._probe_at[k] = now
         e.unanswered_hits += 1  # a probe is not a call sent to the leader
         e.probe_hits = e.hits
-        nxt = now + self._interval(self._stats.get(k), self._backoff.get(k, 0)) if self._stats is not None else now + self.probe_interval_s
+        stats = self._stats
+        nxt = now + (self._interval(stats.get(k), self._backoff.get(k, 0)) if stats is not None else self.probe_interval_s)
         self._eligible[key] = elig = [(nxt, c, m) if c is cand else (d, c, m) for d, c, m in elig]
         e.probe_due = min(x[0] for x in elig)
         order = (cand, *(c for c in plan.order if c is not cand))

@@ -33,7 +33,10 @@ from __future__ import annotations
 import math
 from policies.evidence import HISTORY, HISTORY_MASK, NEUTRAL_Q, Evidence
 
-__all__ = ["HISTORY", "HISTORY_MASK", "NEUTRAL_Q", "after_failure", "after_success", "change_point", "note_baseline", "readmit", "replace_outcomes", "success_run_ends"]
+__all__ = [
+    "HISTORY", "HISTORY_MASK", "NEUTRAL_Q", "after_failure", "after_success", "change_point", "note_baseline", "readmit",
+    "replace_outcomes", "success_run_ends",
+]  # fmt: skip
 
 _log = math.log
 _sqrt = math.sqrt
