@@ -49,6 +49,7 @@ from .series import Series, between, coarsen, latencies_s, per_deployment
 __all__ = ["KINDS", "Anomaly", "find_anomalies"]
 
 KINDS = ("error_rate", "latency", "retries", "rate_limit")
+_LIMITED = "limited"  # the 429s' label in the rate_limit replay
 _MAX_STRETCH = 20.0
 _MAX_BINS = 300  # replay steps per deployment; longer windows are replayed in wider bins
 _PHI = 0.6180339887498949
@@ -106,7 +107,9 @@ def _minute_classes(s: Series, signal: str, j: int) -> list[tuple[str, float]]:
     if signal == "health":  # answers and failures; a 429 says nothing of health
         return [("ok", s.ok[j]), *sorted(s.failure_types[j].items())]
     if signal == "rate_limit":
-        return [("ok", s.ok[j] + s.failed[j]), ("rate_limited", s.limited[j])]
+        # the 429s under a label of their own: to the live statistics a 429 is load, which runs
+        # no change test; here the 429s alone are the signal whose changes are wanted
+        return [("ok", s.ok[j] + s.failed[j]), (_LIMITED, s.limited[j])]
     bad = min(s.retries[j], s.calls[j])  # retries: a call that needed one
     return [("ok", s.calls[j] - bad), ("retry", bad)]
 
@@ -294,7 +297,7 @@ def find_anomalies(cols: Columns, store: Any = None, *, per_minute: int = 8) -> 
         log, k = _replay(c, "health", per_minute, width=width)
         errors = _spans(s, store, dep, "error_rate", log, k, end_of_data)
         slow = _spans(s, store, dep, "latency", log, k, end_of_data)
-        log, k = _replay(c, "rate_limit", per_minute, min_stretch=_MAX_STRETCH, whole="rate_limited", width=width)
+        log, k = _replay(c, "rate_limit", per_minute, min_stretch=_MAX_STRETCH, whole=_LIMITED, width=width)
         errors += _spans(s, store, dep, "rate_limit", log, k, end_of_data)
         found += errors
         # failed attempts' latencies during an error episode are not a slowdown of answers
