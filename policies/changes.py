@@ -161,8 +161,7 @@ def _slow_return(st: Evidence, now: float, x: float) -> bool:
     n = slow.lat_n
     if n < 2.0:
         return False
-    mu = slow.lat_s1 / n
-    var = slow.lat_s2 / n - mu * mu
+    mu, var = slow.lat_mean_var()
     sd = _sqrt(var) if var > 0.01 else 0.1
     d = x - mu
     if d <= LAT_SHIFT or d <= Z_LAT * sd:

@@ -111,8 +111,7 @@ class DeploymentStats(Evidence):
         n = slow.lat_n
         if n < 0.3:
             return None
-        mu = slow.lat_s1 / n
-        var = slow.lat_s2 / n - mu * mu
+        mu, var = slow.lat_mean_var()
         var = ((var if var > 0.0 else 0.0) * n + _PRIOR_VAR_N * _PRIOR_SD * _PRIOR_SD) / (n + _PRIOR_VAR_N)
         return n, mu, _sqrt(var)
 

@@ -45,6 +45,12 @@ class Window:
         self.lat_s1 *= latency
         self.lat_s2 *= latency
 
+    def lat_mean_var(self) -> tuple[float, float]:
+        """Mean and (uncorrected, possibly slightly negative) variance of log success latency;
+        call with ``lat_n > 0``."""
+        mu = self.lat_s1 / self.lat_n
+        return mu, self.lat_s2 / self.lat_n - mu * mu
+
     def add_success(self, x: float) -> None:
         """One success that took ``x`` log-seconds."""
         self.attempts += 1.0
