@@ -280,14 +280,10 @@ class Call(CallOutcome):
 
     def _arm(self, timeout: float) -> tuple[AttemptTimeouts, Any, asyncio.Task[Any]]:
         """Arm the router's attempt timer for this task: ``(timers, entry, task)``."""
-        r = self.r
-        loop = asyncio.get_running_loop()
-        timers = r._timeouts
-        if timers is None or timers.loop is not loop:
-            timers = r._timeouts = AttemptTimeouts(loop)
+        timers = self.r._attempt_timers()
         task = asyncio.current_task()
         assert task is not None
-        return timers, timers.arm(loop.time() + timeout, task), task
+        return timers, timers.arm(timers.loop.time() + timeout, task), task
 
     # -- accounting ------------------------------------------------------------------------
     def _count_success(self, leg: _Leg, resp: Any, a0: float, started: float) -> Any:

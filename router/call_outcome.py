@@ -71,6 +71,8 @@ class RoutingHost(Protocol):
 
     def breaker(self, key: str) -> DeploymentBreaker: ...
 
+    def _attempt_timers(self) -> AttemptTimeouts: ...
+
     def set_cooldown(self, key: str, until: float, reason: str = "retry_after") -> None: ...
 
 
@@ -237,7 +239,7 @@ class CallOutcome:
             facts=self._facts(dep, rec),
             est_input=self.est_tokens,
             include_usage=isinstance(opts, Mapping) and bool(opts.get("include_usage")),
-            limits=StreamLimits(idle_s=rt.timeout, deadline=self.deadline, monotonic=r.clock.monotonic),
+            limits=StreamLimits(idle_s=rt.timeout, deadline=self.deadline, monotonic=r.clock.monotonic, timers=r._attempt_timers),
             redact=rt.redact.error,
         )
 

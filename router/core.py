@@ -356,6 +356,14 @@ class Router:
         if self.shared_state is not None:
             await self.shared_state.start()
 
+    def _attempt_timers(self) -> AttemptTimeouts:
+        """The attempt timers on the running loop (made on first use, and again on a new loop)."""
+        loop = asyncio.get_running_loop()
+        timers = self._timeouts
+        if timers is None or timers.loop is not loop:
+            timers = self._timeouts = AttemptTimeouts(loop)
+        return timers
+
     def _start_background(self) -> None:
         """Start shared-state polling and rollup refreshing on the running loop (once)."""
         if self.shared_state is not None:

@@ -35,6 +35,7 @@ from router.facts import RoutingFacts
 from router.sdk_errors import routing_error
 
 if TYPE_CHECKING:
+    from router.resilience.timeouts import AttemptTimeouts
     from router.types.chat_chunk import ChatCompletionChunk
     from telemetry.records import LLMCallRecord
 
@@ -129,11 +130,13 @@ def check_chunk(data: Any) -> tuple[int, int] | None:
 @dataclass(frozen=True, slots=True)
 class StreamLimits:
     """How long a stream may wait for its next chunk: ``idle_s`` at most, and never past the
-    call's ``deadline`` (read on ``monotonic``)."""
+    call's ``deadline`` (read on ``monotonic``). ``timers`` gives the router's attempt timers
+    (one heap entry per wait); without it each wait is an ``asyncio.timeout``."""
 
     idle_s: float
     deadline: float
     monotonic: Callable[[], float]
+    timers: Callable[[], AttemptTimeouts] | None = None
 
     def wait_s(self) -> float:
         left = self.deadline - self.monotonic()
@@ -319,6 +322,8 @@ class AsyncChatCompletionStream:
         if wait <= 0:
             raise ProviderTimeoutError("the call's deadline passed mid-stream", deployment=self._facts.deployment)
         try:
+            if limits.timers is not None:
+                return await limits.timers().run(self._it.__anext__(), wait)
             async with asyncio.timeout(wait):
                 return await self._it.__anext__()
         except TimeoutError:

@@ -235,7 +235,7 @@ class HTTPAdapter(abc.ABC):
         await self._slots.acquire()
         resp: Reply | None = None
         try:
-            resp = await self._wire.post(url, content, timeout, headers, query)
+            resp = await self._wire.post(url, content, timeout, headers, query, stream=True)
             if resp.status_code >= 400:
                 raw = await resp.read()
                 raise self._answer_error(resp, raw)

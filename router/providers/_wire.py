@@ -58,9 +58,12 @@ Query = Mapping[str, Any]
 
 class Wire(Protocol):
     """POSTs to one endpoint's connection pool; raises the router's errors for transport failures.
-    ``headers`` are added to the adapter's own for this request, ``query`` to the URL's query."""
+    ``headers`` are added to the adapter's own for this request, ``query`` to the URL's query;
+    ``stream`` says the body is an event stream (read for longer than ``timeout``, a chunk at a time)."""
 
-    async def post(self, url: str, content: bytes, timeout: float, headers: Mapping[str, str] | None = None, query: Query | None = None) -> Reply: ...
+    async def post(
+        self, url: str, content: bytes, timeout: float, headers: Mapping[str, str] | None = None, query: Query | None = None, *, stream: bool = False
+    ) -> Reply: ...
 
     async def aclose(self) -> None: ...
 
@@ -175,8 +178,10 @@ class HttpxWire:
                               keepalive_expiry=keepalive_s or None)  # fmt: skip
         self._client = http_client or httpx.AsyncClient(transport=transport, limits=limits)
 
-    async def post(self, url: str, content: bytes, timeout: float, headers: Mapping[str, str] | None = None, query: Query | None = None) -> Reply:
-        httpx = self._httpx
+    async def post(
+        self, url: str, content: bytes, timeout: float, headers: Mapping[str, str] | None = None, query: Query | None = None, *, stream: bool = False
+    ) -> Reply:
+        httpx = self._httpx  # httpx's read timeout is per read: the same for a stream
         t = httpx.Timeout(timeout, connect=min(self._connect, timeout))
         merged = self._headers if headers is None else {**self._headers, **headers}
         req = self._client.build_request("POST", url, content=content, headers=merged, params=query, timeout=t)
@@ -210,30 +215,40 @@ class _AiohttpReply:
         self.status_code: int = resp.status
         self.headers: Mapping[str, str] = resp.headers
 
-    @contextmanager
-    def _reading(self, what: str) -> Iterator[None]:
-        aiohttp = self._aiohttp
-        try:
-            yield
-        except TimeoutError as exc:
-            raise ProviderTimeoutError(f"{what} read timed out ({type(exc).__name__})", status=self.status_code) from exc
-        except aiohttp.ClientPayloadError as exc:
+    def _read_error(self, what: str, exc: Exception) -> Exception:
+        """The router's error for ``exc``, raised while reading the ``what`` (``exc`` itself when
+        it is not a transport failure). A function, not a context manager: it runs only on failure."""
+        aiohttp, status = self._aiohttp, self.status_code
+        if isinstance(exc, TimeoutError):
+            return ProviderTimeoutError(f"{what} read timed out ({type(exc).__name__})", status=status)
+        if isinstance(exc, aiohttp.ClientPayloadError):
             if _cut_short(exc):
-                raise InvalidResponseError(f"{what} cut short", status=self.status_code) from exc
-            raise ConnectionFailedError(f"connection reset while reading the {what}", status=self.status_code) from exc
-        except aiohttp.ServerDisconnectedError as exc:
-            raise InvalidResponseError(f"{what} cut short", status=self.status_code) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise ConnectionFailedError(f"{type(exc).__name__} while reading the {what}", status=self.status_code) from exc
+                return InvalidResponseError(f"{what} cut short", status=status)
+            return ConnectionFailedError(f"connection reset while reading the {what}", status=status)
+        if isinstance(exc, aiohttp.ServerDisconnectedError):
+            return InvalidResponseError(f"{what} cut short", status=status)
+        if isinstance(exc, (aiohttp.ClientError, OSError)):
+            return ConnectionFailedError(f"{type(exc).__name__} while reading the {what}", status=status)
+        return exc
 
     async def read(self) -> bytes:
-        with self._reading("response body"):
+        try:
             return await self._resp.read()  # type: ignore[no-any-return]
+        except Exception as exc:
+            mapped = self._read_error("response body", exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        with self._reading("stream"):
+        try:
             async for data in self._resp.content.iter_any():
                 yield data
+        except Exception as exc:
+            mapped = self._read_error("stream", exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
 
     async def aclose(self) -> None:
         self._resp.release()  # back to the pool when read to the end, else the connection is closed
@@ -259,7 +274,7 @@ class AiohttpWire:
         self.keepalive_s = keepalive_s
         self._session: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._timeouts: dict[int, Any] = {}  # whole seconds -> ClientTimeout, built once each
+        self._timeouts: dict[tuple[int, bool], Any] = {}  # (whole seconds, stream) -> ClientTimeout, built once each
 
     def _open(self, loop: asyncio.AbstractEventLoop) -> Any:
         aiohttp = self._aiohttp
@@ -271,23 +286,30 @@ class AiohttpWire:
         self._loop = loop
         return self._session
 
-    def _timeout(self, timeout: float) -> Any:
-        """The read timeout rounded up to a whole second (a backstop: the router times each
-        attempt exactly, ``enforces_timeout`` being False), so there are few to build."""
-        key = max(1, math.ceil(timeout))
-        t = self._timeouts.get(key)
+    def _timeout(self, timeout: float, stream: bool) -> Any:
+        """A backstop rounded up to a whole second (the router times each attempt exactly,
+        ``enforces_timeout`` being False, and a stream's every wait for a chunk), so there are
+        few to build: for a whole answer a total timeout (one loop timer per request), for a
+        stream a read timeout (aiohttp re-arms it on every read, which a stream needs)."""
+        seconds = max(1, math.ceil(timeout))
+        t = self._timeouts.get((seconds, stream))
         if t is None:
             if len(self._timeouts) >= 64:
                 self._timeouts.clear()
-            t = self._timeouts[key] = self._aiohttp.ClientTimeout(total=None, sock_connect=min(self._connect, key), sock_read=key)
+            connect = min(self._connect, seconds)
+            ClientTimeout = self._aiohttp.ClientTimeout  # noqa: N806
+            t = ClientTimeout(total=None, sock_connect=connect, sock_read=seconds) if stream else ClientTimeout(total=seconds, sock_connect=connect)
+            self._timeouts[(seconds, stream)] = t
         return t
 
-    async def post(self, url: str, content: bytes, timeout: float, headers: Mapping[str, str] | None = None, query: Query | None = None) -> Reply:
+    async def post(
+        self, url: str, content: bytes, timeout: float, headers: Mapping[str, str] | None = None, query: Query | None = None, *, stream: bool = False
+    ) -> Reply:
         loop = asyncio.get_running_loop()
         session = self._session if self._loop is loop else self._open(loop)
         aiohttp = self._aiohttp
         try:
-            resp = await session.post(url, data=content, headers=headers, params=query, timeout=self._timeout(timeout))
+            resp = await session.post(url, data=content, headers=headers, params=query, timeout=self._timeout(timeout, stream))
         except TimeoutError as exc:
             raise ProviderTimeoutError(f"{type(exc).__name__} after {timeout:.2f}s") from exc
         except (aiohttp.ClientError, OSError) as exc:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 __all__ = ["AttemptTimeouts"]
 
 # an entry: [when, seq, task | None (disarmed), fired]
+_T = TypeVar("_T")
 _WHEN, _SEQ, _TASK, _FIRED = 0, 1, 2, 3
 
 
@@ -80,6 +82,23 @@ class AttemptTimeouts:
     @staticmethod
     def fired(entry: list[Any]) -> bool:
         return bool(entry[_FIRED])
+
+    async def run(self, awaitable: Awaitable[_T], timeout: float) -> _T:
+        """``await awaitable`` in the current task, cancelled after ``timeout`` seconds of loop
+        time; ``TimeoutError`` then (a cancellation from elsewhere propagates as it is). What
+        ``asyncio.timeout`` does, with one heap entry instead of a loop timer per wait."""
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("AttemptTimeouts.run() must be awaited inside a task")
+        entry = self.arm(self.loop.time() + timeout, task)
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            if entry[_FIRED] and task.uncancel() == 0:
+                raise TimeoutError(f"no answer within {timeout:.3f}s") from None
+            raise
+        finally:
+            self.disarm(entry)
 
     def __len__(self) -> int:
         return len(self._heap) - self._dead

@@ -68,3 +68,30 @@ async def test_an_earlier_deadline_reschedules_the_loop_timer() -> None:
     assert fired_at and fired_at[0] - t0 < 0.2
     slow.cancel()
     await asyncio.gather(slow, return_exceptions=True)
+
+
+async def test_run_returns_the_answer_and_leaves_no_entry_behind() -> None:
+    timers = AttemptTimeouts(asyncio.get_running_loop())
+    assert await timers.run(asyncio.sleep(0.01, result="answer"), 1.0) == "answer"
+    assert len(timers) == 0
+
+
+async def test_run_raises_timeout_error_when_the_wait_is_overdue() -> None:
+    loop = asyncio.get_running_loop()
+    timers = AttemptTimeouts(loop)
+    t0 = loop.time()
+    with pytest.raises(TimeoutError, match="no answer within 0.050s"):
+        await timers.run(asyncio.sleep(5), 0.05)
+    assert loop.time() - t0 < 1.0
+    assert len(timers) == 0
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]  # its own cancel was taken back
+
+
+async def test_run_lets_a_cancellation_from_elsewhere_through() -> None:
+    timers = AttemptTimeouts(asyncio.get_running_loop())
+    task = asyncio.create_task(timers.run(asyncio.sleep(5), 10.0))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(timers) == 0
