@@ -61,14 +61,23 @@ def fill_body(body: dict[str, Any], *, id_: str, model: str, created: int) -> No
 
 def scrub_answer(resp: ProviderResponse, redact: Redactor) -> None:
     """The provider-written ids and model name of an answer, scrubbed (and kept only when they
-    are strings): they go into the record and the caller's response."""
+    are strings): they go into the record and the caller's response. A value the answer repeats
+    (the body's ``id`` and ``model`` are usually the response's) is scrubbed once."""
+    done: dict[str, str] = {}
     for name in ("response_id", "request_id", "model"):
         v = getattr(resp, name)
         if v is not None:
-            setattr(resp, name, redact.text(v[:200]) if type(v) is str else None)
+            setattr(resp, name, _scrubbed(v[:200], redact, done) if type(v) is str else None)
     body = resp.body
     if body is not None:
         for name in ("id", "model", "system_fingerprint"):
             v = body.get(name)
             if type(v) is str:
-                body[name] = redact.text(v)
+                body[name] = _scrubbed(v, redact, done)
+
+
+def _scrubbed(text: str, redact: Redactor, done: dict[str, str]) -> str:
+    out = done.get(text)
+    if out is None:
+        out = done[text] = redact.text(text)
+    return out

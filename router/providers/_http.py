@@ -19,8 +19,7 @@ import abc
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from router._json import dumps, loads
@@ -129,13 +128,23 @@ def provider_error(
     return error_for_status(status, detail, retry_after=retry_after, context_length=any(h in low for h in context_hints), spend_limit=spend_limit)
 
 
-@contextmanager
-def parse_guard(what: str, status: int | None) -> Iterator[None]:
-    """Turn a body of the wrong shape (KeyError, TypeError, ...) into ``InvalidResponseError``."""
-    try:
-        yield
-    except _SHAPE_ERRORS as exc:
-        raise InvalidResponseError(f"unparsable {what} ({type(exc).__name__})", status=status) from exc
+class parse_guard:  # noqa: N801 - used as a function: ``with parse_guard(what, status):``
+    """Turn a body of the wrong shape (KeyError, TypeError, ...) into ``InvalidResponseError``.
+    A class, not ``@contextmanager``: it runs on every answer, and a generator costs more."""
+
+    __slots__ = ("what", "status")
+
+    def __init__(self, what: str, status: int | None) -> None:
+        self.what = what
+        self.status = status
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        if kind is not None and issubclass(kind, _SHAPE_ERRORS):
+            raise InvalidResponseError(f"unparsable {self.what} ({kind.__name__})", status=self.status) from exc
+        return False
 
 
 class HTTPAdapter(abc.ABC):
