@@ -38,6 +38,11 @@ __all__ = ["CallOutcome", "DeploymentRuntime", "RoutingHost"]
 log = logging.getLogger("attune.router")
 _UTC = timezone.utc
 _fromts = datetime.fromtimestamp
+# Records are built by assigning every field of a bare instance: each field named, in any
+# order, at a third of the cost of the dataclass's keyword ``__init__`` on this path
+# (benchmarks/RESULTS.md, "Records by attribute"); tests/router/test_records_built.py checks
+# that every field of every record the router emits is set.
+_bare = object.__new__
 
 
 class DeploymentRuntime:
@@ -132,48 +137,54 @@ class CallOutcome:
         latency_s: float,
         started: float,
     ) -> None:
-        self.attempts.append(
-            AttemptRecord(
-                call_id=self.call_id,
-                position=position,
-                retry_number=retry_number,
-                deployment=dep.key,
-                provider=dep.provider,
-                model=dep.model,
-                outcome=outcome,
-                error_type=error_type,
-                http_status=status,
-                latency_ms=latency_s * 1000.0,
-                started_at=self.started_dt if started - self.started < 0.001 else _fromts(started, _UTC),
-            )
-        )
+        a = _bare(AttemptRecord)
+        a.call_id = self.call_id
+        a.position = position
+        a.retry_number = retry_number
+        a.deployment = dep.key
+        a.provider = dep.provider
+        a.model = dep.model
+        a.outcome = outcome
+        a.error_type = error_type
+        a.http_status = status
+        a.latency_ms = latency_s * 1000.0
+        a.started_at = self.started_dt if started - self.started < 0.001 else _fromts(started, _UTC)
+        self.attempts.append(a)
 
     def _base_record(self, dep: Deployment, end: float | None = None) -> LLMCallRecord:
         first = self.plan.order[0]
         fallback = dep is not first
         if end is None:
             end = self.r.clock.monotonic()
-        return LLMCallRecord(
-            call_id=self.call_id,
-            timestamp=self.started_dt,
-            provider=dep.provider,
-            model=dep.model,
-            tier=self.tier.name,
-            task_type=self.task_type,
-            latency_ms=int((end - self.t0) * 1000),
-            fallback_used=fallback,
-            fallback_chain=self.tried,
-            original_provider=first.provider if fallback else None,
-            original_model=first.model if fallback else None,
-            retry_count=self.retries,
-            circuit_breaker_state=self.r._rt[dep.key].breaker.state,
-            deployment=dep.key,
-            policy=self.plan.policy,
-            plan_order=list(self.plan.order_keys),
-            skipped=self.skipped,
-            tags=self.tags,
-            attempts=self.attempts,
-        )
+        rec = _bare(LLMCallRecord)
+        rec.call_id = self.call_id
+        rec.timestamp = self.started_dt
+        rec.provider = dep.provider
+        rec.model = dep.model
+        rec.tier = self.tier.name
+        rec.task_type = self.task_type
+        rec.input_tokens = 0
+        rec.output_tokens = 0
+        rec.cost = 0.0
+        rec.latency_ms = int((end - self.t0) * 1000)
+        rec.fallback_used = fallback
+        rec.fallback_chain = self.tried
+        rec.original_provider = first.provider if fallback else None
+        rec.original_model = first.model if fallback else None
+        rec.retry_count = self.retries
+        rec.circuit_breaker_state = self.r._rt[dep.key].breaker.state
+        rec.success = True
+        rec.error_type = None
+        rec.error_message = None
+        rec.deployment = dep.key
+        rec.ttft_ms = None
+        rec.request_id = None
+        rec.policy = self.plan.policy
+        rec.plan_order = list(self.plan.order_keys)
+        rec.skipped = self.skipped
+        rec.tags = self.tags
+        rec.attempts = self.attempts
+        return rec
 
     def _emit(self, rec: LLMCallRecord) -> None:
         r = self.r
