@@ -11,7 +11,7 @@ this process's CPU time (every thread, the telemetry writer's included) over the
         [--concurrency 16 --concurrency 64 --concurrency 256] [--memory-calls 200000]
         [--client raw-aiohttp --client router-adaptive ...] [--quick]
 
-Phases: sequential (p50, p99, CPU per call), concurrent at each ``--concurrency`` (calls/s, CPU
+Phases: sequential (p50, p99, CPU per call; the clients interleaved in blocks of 50 calls), concurrent at each ``--concurrency`` (calls/s, CPU
 per call; the best of ``--rounds`` rounds, the rounds interleaved across clients), streaming
 (time to first chunk p50, chunks/s), the telemetry writer's CPU share at ``--paced-rate`` calls/s,
 and memory (RSS growth over ``--memory-calls`` routed calls, a leak check). For each router
@@ -295,16 +295,27 @@ class QueueWatch:
                 pass
 
 
-async def sequential(c: Client, n: int) -> dict[str, float]:
-    pc, xs = time.perf_counter, []
+async def sequential(clients: list[Client], calls: dict[str, int], block: int = 50) -> dict[str, dict[str, float]]:
+    """One caller at a time, the clients interleaved in blocks of ``block`` calls (each its
+    share: ``calls``), so a change in the machine's load falls on every client alike."""
+    pc = time.perf_counter
+    xs: dict[str, list[float]] = {c.name: [] for c in clients}
+    cpu: dict[str, float] = {c.name: 0.0 for c in clients}
     gc.collect()
-    cpu0 = time.process_time()
-    for _ in range(n):
-        t = pc()
-        await c.call()
-        xs.append(pc() - t)
-    cpu = time.process_time() - cpu0
-    return {"p50_ms": round(_pct(xs, 0.5) * 1e3, 4), "p99_ms": round(_pct(xs, 0.99) * 1e3, 4), "cpu_ms_per_call": round(cpu / n * 1e3, 4)}
+    while any(len(xs[c.name]) < calls[c.name] for c in clients):
+        for c in clients:
+            mine, n = xs[c.name], min(block, calls[c.name] - len(xs[c.name]))
+            cpu0 = time.process_time()
+            for _ in range(n):
+                t = pc()
+                await c.call()
+                mine.append(pc() - t)
+            cpu[c.name] += time.process_time() - cpu0
+    out = {}
+    for c in clients:
+        v = sorted(xs[c.name])
+        out[c.name] = {"p50_ms": round(_pct(v, 0.5) * 1e3, 4), "p99_ms": round(_pct(v, 0.99) * 1e3, 4), "cpu_ms_per_call": round(cpu[c.name] / len(v) * 1e3, 4)}
+    return out
 
 
 async def concurrent(c: Client, n: int, callers: int, rate: float | None = None) -> dict[str, Any]:
@@ -405,9 +416,9 @@ async def run(args: argparse.Namespace, base: str, tmp: str) -> dict[str, Any]:
     for c in clients:  # warm up: connections, imports, first plans
         await concurrent(c, _scaled(c.name, 500, args.slow_factor), 16)
         await c.stream(lambda: None)
-    for c in clients:
-        out["sequential"][c.name] = r = await sequential(c, _scaled(c.name, args.seq_calls, args.slow_factor))
-        print(f"sequential {c.name:>22}: p50 {r['p50_ms']:.3f} ms, p99 {r['p99_ms']:.3f} ms, cpu {r['cpu_ms_per_call']:.3f} ms/call", file=sys.stderr)
+    out["sequential"] = await sequential(clients, {c.name: _scaled(c.name, args.seq_calls, args.slow_factor) for c in clients})
+    for name, r in out["sequential"].items():
+        print(f"sequential {name:>22}: p50 {r['p50_ms']:.3f} ms, p99 {r['p99_ms']:.3f} ms, cpu {r['cpu_ms_per_call']:.3f} ms/call", file=sys.stderr)
     for callers in args.concurrency:
         best: dict[str, dict[str, float]] = {}
         for _ in range(args.rounds):
