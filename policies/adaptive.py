@@ -20,6 +20,11 @@ On top of ``health`` (see ``policies.health``) it adds:
   demoted one until the evidence settles it. The statistics re-admit a deployment after a run of
   probe successes that the failure rate since its degradation makes unlikely (one after a
   full outage), so a recovered deployment wins its traffic back within a bounded number of probes;
+- latency-relative attempt timeouts: a deployment with ``timeout_min_samples`` of success
+  latency gets an attempt timeout of ``timeout_multiple`` x the p99.9 of its own successes
+  (at least ``timeout_floor_s``, at most the configured one; ``timeout_multiple=0`` turns it
+  off), so a hang is cut short and the call falls back while the deployment keeps its share
+  (``policies.timeouts``, ``Plan.attempt_timeouts``);
 - a ramp after a relapse: a deployment re-admitted after an incident that began soon after
   the previous one ended leads a share of calls rising from ``ramp_floor`` to all of them
   over ``ramp_s`` (Envoy's slow start); after a first incident it is re-admitted fully.
@@ -38,6 +43,7 @@ from policies.base import Plan, PlanContext
 from policies.health import ScoredPolicy, _Entry, recent_p
 from policies.scoring import Estimate
 from policies.stats import StatsRegistry
+from policies.timeouts import rule_from
 
 __all__ = ["AdaptivePolicy"]
 
@@ -65,6 +71,9 @@ class AdaptivePolicy(ScoredPolicy):
         ramp_s: float = 5.0,
         ramp_floor: float = 0.1,
         alike_p: float = 0.1,
+        timeout_multiple: float = 1.5,
+        timeout_floor_s: float = 3.0,
+        timeout_min_samples: float = 50.0,
         **health_options: Any,
     ) -> None:
         # failures, breakers, holds and detected changes replan at once (the statistics'
@@ -91,6 +100,7 @@ class AdaptivePolicy(ScoredPolicy):
         self.ramp_s = ramp_s
         self.ramp_floor = ramp_floor
         self.alike_p = alike_p
+        self.timeouts = rule_from(timeout_multiple, timeout_floor_s, timeout_min_samples)
         self._ramps: dict[str, float] = {}  # deployment -> when its ramp after an incident began
         self._readmissions: dict[str, int] = {}  # deployment -> incidents ended, as last seen
         self._stats: StatsRegistry | None = None
@@ -211,6 +221,7 @@ class AdaptivePolicy(ScoredPolicy):
             policy=self.name,
             notes=ChainMap({"ramp": kept[0].cand.key}, plan.notes),  # type: ignore[arg-type]
             degraded_everywhere=plan.degraded_everywhere,
+            attempt_timeouts=plan.attempt_timeouts,
         )
         if e.ramp_until < e.expires:
             e.expires = e.ramp_until
@@ -386,4 +397,11 @@ class AdaptivePolicy(ScoredPolicy):
         order = (cand, *(c for c in plan.order if c is not cand))
         skipped = tuple(x for x in plan.skipped if x[0] is not cand)
         notes = ChainMap({"probe": k}, plan.notes)  # type: ignore[arg-type]
-        return Plan(order=order, skipped=skipped, policy=self.name, notes=notes, degraded_everywhere=plan.degraded_everywhere)
+        return Plan(
+            order=order,
+            skipped=skipped,
+            policy=self.name,
+            notes=notes,
+            degraded_everywhere=plan.degraded_everywhere,
+            attempt_timeouts=plan.attempt_timeouts,
+        )

@@ -65,7 +65,14 @@ class BanditPolicy(ScoredPolicy):
             drawn.append((cost / max(p, 1e-3), cand))
         drawn.sort(key=lambda x: x[0])
         order = tuple(c for _, c in drawn)
-        return Plan(order=order, skipped=base.skipped, policy=self.name, notes=base.notes, degraded_everywhere=base.degraded_everywhere)
+        return Plan(
+            order=order,
+            skipped=base.skipped,
+            policy=self.name,
+            notes=base.notes,
+            degraded_everywhere=base.degraded_everywhere,
+            attempt_timeouts=base.attempt_timeouts,
+        )
 
     def _compute(self, e: _Entry, chain: Sequence[Any], ctx: PlanContext, stats: StatsRegistry) -> Plan:
         kept, skipped, notes = self.rank(e, chain, ctx, stats)

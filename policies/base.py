@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from policies.timeouts import NO_CAPS
+
 if TYPE_CHECKING:
     from policies.stats import StatsRegistry
 
@@ -85,6 +87,13 @@ class Plan:
     ``degraded_everywhere``: no deployment of the chain is healthier than a degraded one, so
     the router spends the deadline on retries rather than stopping them at a per-deployment
     budget or an open breaker (within its chain-wide budget, ``router.resilience.degraded``).
+
+    ``attempt_timeouts`` (keyword only): ``{deployment key: seconds}``, a shorter attempt
+    timeout the policy wants for that deployment's attempts in this call (a latency-relative
+    timeout, ``policies.timeouts``). The router uses the smaller of it and the configured
+    attempt timeout, and the call's deadline bounds both; panic attempts (the last resort at
+    a held-back deployment) keep the configured one. Empty (the default, and ``static``'s and
+    ``cooldown``'s): the configured timeout everywhere.
     """
 
     order: tuple[Any, ...]
@@ -92,6 +101,7 @@ class Plan:
     policy: str = "static"
     notes: Mapping[str, Any] = field(default_factory=dict)  # for people: explain() shows them
     degraded_everywhere: bool = False
+    attempt_timeouts: Mapping[str, float] = field(default_factory=lambda: NO_CAPS, kw_only=True)
     order_keys: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -155,6 +165,14 @@ def chain_policies(first: Policy, second: Policy) -> Policy:
             policy=f"{first.name}|{second.name}",
             notes=notes,
             degraded_everywhere=p1.degraded_everywhere or p2.degraded_everywhere,
+            attempt_timeouts=_tighter(p1.attempt_timeouts, p2.attempt_timeouts),
         )
 
     return _FnPolicy(plan, name=f"{first.name}|{second.name}")
+
+
+def _tighter(a: Mapping[str, float], b: Mapping[str, float]) -> Mapping[str, float]:
+    """Both policies' attempt timeouts, the shorter where both set one."""
+    if not a or not b:
+        return a or b
+    return {k: min(v, b[k]) if k in b else v for k, v in a.items()} | {k: v for k, v in b.items() if k not in a}

@@ -24,6 +24,7 @@ from typing import Any
 from policies.base import LazyNotes, Plan, PlanContext
 from policies.scoring import Estimate, estimate_chain
 from policies.stats import StatsRegistry
+from policies.timeouts import NO_CAPS, AttemptTimeoutRule
 
 __all__ = ["HealthPolicy", "ScoredPolicy", "recent_p"]
 
@@ -77,6 +78,7 @@ class ScoredPolicy:
     """Shared machinery of the score-based policies: estimates, reasons, the plan cache."""
 
     name = "scored"
+    timeouts: AttemptTimeoutRule | None = None  # latency-relative attempt timeouts (``adaptive`` sets one)
 
     def __init__(
         self,
@@ -214,6 +216,8 @@ class ScoredPolicy:
         rows = [(est, "ordered", None, est.st.regime) for est in kept]
         rows += [(est, "skipped", why, est.st.regime) for est, why in skipped]
         objective, now = ctx.objective, ctx.now
+        rule = self.timeouts
+        caps = NO_CAPS if rule is None else rule.caps((est.cand.key, est.st) for est, _, _, _ in rows)
 
         def format_notes() -> dict[str, Any]:
             by_key: dict[str, Any] = {}
@@ -222,6 +226,8 @@ class ScoredPolicy:
                 if why is not None:
                     row["reason"] = why
                 row["regime"] = regime
+                if est.cand.key in caps:
+                    row["attempt_timeout_s"] = round(caps[est.cand.key], 3)
                 by_key[est.cand.key] = row
             return {"objective": objective, "computed_at": now, **notes, "deployments": by_key}
 
@@ -236,6 +242,7 @@ class ScoredPolicy:
             policy=self.name,
             notes=LazyNotes(format_notes),
             degraded_everywhere=best_p < self.degraded_below,
+            attempt_timeouts=caps,
         )
 
     def __or__(self, other: Any) -> Any:

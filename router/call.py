@@ -48,11 +48,13 @@ _READMIT = stop_on_open_breaker()
 class _Leg:
     """The state of one deployment's attempts within a call."""
 
-    __slots__ = ("dep", "rt", "position", "forced", "probe", "retry_number", "state", "request", "redact", "send", "check", "past_stop")
+    __slots__ = ("dep", "rt", "position", "forced", "probe", "retry_number", "state", "request", "redact", "send", "check", "past_stop", "timeout")
 
-    def __init__(self, dep: Deployment, rt: DeploymentRuntime, position: int, forced: bool) -> None:
+    def __init__(self, dep: Deployment, rt: DeploymentRuntime, position: int, forced: bool, cap: float | None) -> None:
         self.dep = dep
         self.rt = rt
+        # the plan's latency-relative attempt timeout when shorter (a panic attempt keeps the configured one)
+        self.timeout = cap if cap is not None and cap < rt.timeout and not forced else rt.timeout
         self.position = position
         self.forced = forced
         self.probe = False
@@ -173,7 +175,7 @@ class Call(CallOutcome):
 
     # -- one deployment --------------------------------------------------------------------
     async def _try_deployment(self, dep: Deployment, held_back: list[tuple[float, str, Deployment]], *, forced: bool) -> Any:
-        leg = _Leg(dep, self.r._rt[dep.key], len(self.tried) + self.n_skipped, forced)
+        leg = _Leg(dep, self.r._rt[dep.key], len(self.tried) + self.n_skipped, forced, self.plan.attempt_timeouts.get(dep.key))
         if not self._gate(leg, held_back):
             return None
         self._prepare(leg)
@@ -185,7 +187,7 @@ class Call(CallOutcome):
                 leg.rt.breaker.on_neutral(leg.probe)
                 return None
             started = self.started + (a0 - self.t0)  # wall time, from the one clock read
-            resp, err, local_fault = await self._send(leg, min(leg.rt.timeout, remaining), a0, started)
+            resp, err, local_fault = await self._send(leg, min(leg.timeout, remaining), a0, started)
             if err is None:
                 return self._count_success(leg, resp, a0, started)
             latency = clock.monotonic() - a0
@@ -363,7 +365,7 @@ class Call(CallOutcome):
             delay=delay,
             retry_at=0.0,
             deadline=self.deadline,
-            attempt_timeout=leg.rt.timeout,
+            attempt_timeout=leg.timeout,
             forced=leg.forced,
             budget_allows=leg.rt.budget.allows_retry(),
             max_retries=opts.max_retries if opts is not None else None,
