@@ -10,7 +10,7 @@ import pytest
 # The modules whose tests run once per HTTP transport (aiohttp, the default, and httpx): every
 # fault (timeouts, resets, truncated bodies, hangs, mid-stream errors, Retry-After forms) is
 # mapped by both.
-_BOTH_TRANSPORTS = {"test_faults", "test_streaming", "test_anthropic", "test_gemini", "test_retry_after", "test_timeouts", "test_wire"}
+_BOTH_TRANSPORTS = {"test_faults", "test_streaming", "test_anthropic", "test_gemini", "test_retry_after", "test_timeouts", "test_wire", "test_attempt_timeouts_http"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
