@@ -21,10 +21,11 @@ On top of ``health`` (see ``policies.health``) it adds:
   probe successes that the failure rate since its degradation makes unlikely (one after a
   full outage), so a recovered deployment wins its traffic back within a bounded number of probes;
 - latency-relative attempt timeouts: a deployment with ``timeout_min_samples`` of success
-  latency gets an attempt timeout of ``timeout_multiple`` x the p99.9 of its own successes
-  (at least ``timeout_floor_s``, at most the configured one; ``timeout_multiple=0`` turns it
-  off), so a hang is cut short and the call falls back while the deployment keeps its share
-  (``policies.timeouts``, ``Plan.attempt_timeouts``);
+  latency and ``timeout_hang_share`` of its attempts timing out gets an attempt timeout of
+  ``timeout_multiple`` x the p99.9 of its own successes (at least ``timeout_floor_s``, at most
+  the configured one; ``timeout_multiple=0`` turns it off), so a hang is cut short and the
+  call falls back while the deployment keeps its share (``policies.timeouts``,
+  ``Plan.attempt_timeouts``);
 - a ramp after a relapse: a deployment re-admitted after an incident that began soon after
   the previous one ended leads a share of calls rising from ``ramp_floor`` to all of them
   over ``ramp_s`` (Envoy's slow start); after a first incident it is re-admitted fully.
@@ -74,6 +75,7 @@ class AdaptivePolicy(ScoredPolicy):
         timeout_multiple: float = 1.5,
         timeout_floor_s: float = 3.0,
         timeout_min_samples: float = 50.0,
+        timeout_hang_share: float = 0.003,
         **health_options: Any,
     ) -> None:
         # failures, breakers, holds and detected changes replan at once (the statistics'
@@ -100,7 +102,7 @@ class AdaptivePolicy(ScoredPolicy):
         self.ramp_s = ramp_s
         self.ramp_floor = ramp_floor
         self.alike_p = alike_p
-        self.timeouts = rule_from(timeout_multiple, timeout_floor_s, timeout_min_samples)
+        self.timeouts = rule_from(timeout_multiple, timeout_floor_s, timeout_min_samples, timeout_hang_share)
         self._ramps: dict[str, float] = {}  # deployment -> when its ramp after an incident began
         self._readmissions: dict[str, int] = {}  # deployment -> incidents ended, as last seen
         self._stats: StatsRegistry | None = None

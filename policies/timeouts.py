@@ -10,9 +10,12 @@ and the call's deadline still bounds both). A hang is then abandoned after a few
 the call retries or falls back within its deadline, while the deployment keeps its share of
 calls (Finagle's and Envoy's latency-relative timeouts; "The Tail at Scale").
 
-The guards against cutting legitimate slow answers: at least ``min_samples`` of decayed
-success weight in the slow window (the baseline) before any cut; the p99.9 and a multiple
-(2 by default: a log-normal success is cut with a probability of about 1e-5); the larger of
+The guards against cutting legitimate slow answers: only a deployment that times out
+(``hang_share`` of the attempts in its slow window, 0.3 %: a hang tail, not a stray timeout), so
+a healthy deployment whose rare long answers (a long report among short classifications) lie
+past its fit's tail is never cut; at least ``min_samples`` of decayed success weight in the
+slow window (the baseline) before any cut; the p99.9 and a multiple
+(1.5 by default: a log-normal success is cut with a probability of about 1e-4); the larger of
 the baseline's and the recent window's quantiles (answers slowing down raise the limit before
 a latency-shift test fires); no cut at all while the deployment is in a detected slowdown
 (``regime == "slow"``: it is slow, not hanging, and the latency tests judge it); and the
@@ -44,6 +47,7 @@ class AttemptTimeoutRule:
     multiple: float = 1.5
     floor_s: float = 3.0
     min_samples: float = 50.0
+    hang_share: float = 0.003
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.multiple) and self.multiple >= 1.0):
@@ -52,6 +56,8 @@ class AttemptTimeoutRule:
             raise ValueError(f"timeout_floor_s must be > 0, got {self.floor_s!r}")
         if not (math.isfinite(self.min_samples) and self.min_samples >= 10.0):
             raise ValueError(f"timeout_min_samples must be >= 10, got {self.min_samples!r}")
+        if not 0.0 <= self.hang_share < 1.0:
+            raise ValueError(f"timeout_hang_share must be in [0, 1), got {self.hang_share!r}")
 
     def cap(self, st: Any) -> float | None:
         """The attempt timeout for a deployment with statistics ``st`` (``DeploymentStats``),
@@ -59,7 +65,7 @@ class AttemptTimeoutRule:
         if st.regime == "slow":
             return None
         slow = st.slow
-        if slow.lat_n < self.min_samples:
+        if slow.lat_n < self.min_samples or st.errors.get("timeout", 0.0) < self.hang_share * slow.attempts:
             return None
         mu, var = slow.lat_mean_var()
         q = mu + Z_P999 * math.sqrt(var if var > 0.0 else 0.0)
@@ -82,7 +88,7 @@ class AttemptTimeoutRule:
         return out if out else NO_CAPS
 
 
-def rule_from(multiple: float, floor_s: float, min_samples: float) -> AttemptTimeoutRule | None:
+def rule_from(multiple: float, floor_s: float, min_samples: float, hang_share: float) -> AttemptTimeoutRule | None:
     """The rule for a policy's settings; ``multiple == 0`` turns it off (``None``)."""
-    rule = AttemptTimeoutRule(1.0 if multiple == 0 else multiple, floor_s, min_samples)  # validates the others too
+    rule = AttemptTimeoutRule(1.0 if multiple == 0 else multiple, floor_s, min_samples, hang_share)  # validates the others too
     return None if multiple == 0 else rule

@@ -19,12 +19,18 @@ from policykit import Cand
 MSG = [{"role": "user", "content": "hi"}]
 
 
-def _feed(stats: StatsRegistry, key: str, n: int, *, median_s: float, sd: float, t0: float = 0.0, seed: int = 1) -> float:
-    """``n`` successes with log-normal latency, 0.1 s apart; returns the time after the last."""
+def _feed(
+    stats: StatsRegistry, key: str, n: int, *, median_s: float, sd: float, t0: float = 0.0, seed: int = 1, hang_every: int = 40
+) -> float:
+    """``n`` attempts 0.1 s apart: successes with log-normal latency, every ``hang_every``-th
+    a 20 s timeout (0: none); returns the time after the last."""
     rng = random.Random(seed)
     t = t0
-    for _ in range(n):
-        stats.observe(key, True, None, median_s * math.exp(sd * rng.gauss(0.0, 1.0)), t)
+    for i in range(n):
+        if hang_every and i % hang_every == hang_every - 1:
+            stats.observe(key, False, "timeout", 20.0, t)
+        else:
+            stats.observe(key, True, None, median_s * math.exp(sd * rng.gauss(0.0, 1.0)), t)
         t += 0.1
     return t
 
@@ -40,6 +46,20 @@ def test_no_cut_before_enough_samples_then_a_multiple_of_its_own_p999() -> None:
     # 1.5 x exp(3.09 x 0.6) = 9.6 s for a deployment with a 1 s median; the slow window clips
     # answers past 3 sd, so its spread reads a little narrower
     assert 1.5 * math.exp(Z_P999 * 0.5) < cap < 1.5 * math.exp(Z_P999 * 0.65)
+
+
+def test_a_deployment_that_does_not_time_out_is_never_cut() -> None:
+    """Its rare long answers (a long report among short classifications, past its fit's
+    tail) are not hangs: without a hang tail (0.3 % of its attempts timing out) no limit."""
+    rule = AttemptTimeoutRule(multiple=1.5, floor_s=3.0, min_samples=50)
+    stats = StatsRegistry()
+    t = _feed(stats, "a", 3000, median_s=0.5, sd=0.4, hang_every=0)
+    for i in range(30):  # 1 % of its answers take 60 s
+        stats.observe("a", True, None, 60.0, t + i)
+    assert rule.cap(stats.get("a")) is None
+    _feed(stats, "a", 2000, median_s=0.5, sd=0.4, t0=t + 30, hang_every=50)  # now 2 % hang
+    assert rule.cap(stats.get("a")) is not None
+    assert AttemptTimeoutRule(hang_share=0.0).cap(stats.get("a")) is not None
 
 
 def test_the_floor_holds_for_a_fast_deployment() -> None:
@@ -73,10 +93,10 @@ def test_a_slowing_deployment_raises_its_limit_and_a_detected_slowdown_lifts_it(
 
 
 def test_settings_are_validated_and_zero_turns_the_rule_off() -> None:
-    assert AdaptivePolicy().timeouts == AttemptTimeoutRule(1.5, 3.0, 50.0)
+    assert AdaptivePolicy().timeouts == AttemptTimeoutRule(1.5, 3.0, 50.0, 0.003)
     assert AdaptivePolicy(timeout_multiple=0).timeouts is None
     for bad in ({"timeout_multiple": 0.5}, {"timeout_multiple": math.nan}, {"timeout_floor_s": 0}, {"timeout_min_samples": 5},
-                {"timeout_multiple": 0, "timeout_floor_s": -1}):  # fmt: skip
+                {"timeout_hang_share": 1.0}, {"timeout_multiple": 0, "timeout_floor_s": -1}):  # fmt: skip
         with pytest.raises(ValueError, match="timeout_"):
             AdaptivePolicy(**bad)  # type: ignore[arg-type]
 

@@ -1,6 +1,7 @@
 """Latency-relative attempt timeouts over real HTTP: once the default policy knows a
-deployment's latency, a hang there is cut at the policy's limit, not the configured timeout,
-and the next deployment answers within the call's deadline (on both HTTP transports)."""
+deployment's latency, a hang there is cut at the policy's limit, not the
+configured timeout, and the next deployment answers within the call's deadline (on both HTTP
+transports)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from telemetry import MemorySink
 
 MSGS = [{"role": "user", "content": "Summarize the incident report."}]
 A, B = "openai/gpt-4o", "anthropic/claude-sonnet-4"
-CONFIGURED_S = 3.0
+CONFIGURED_S = 1.5
 FLOOR_S = 0.3  # the fake server answers in about a millisecond: its limit is the floor
 
 
@@ -29,7 +30,8 @@ def _router(server: FakeProviderServer, policy: AdaptivePolicy) -> tuple[Router,
 
 
 async def test_a_hang_is_cut_at_the_policys_limit_and_the_fallback_answers(server: FakeProviderServer) -> None:
-    policy = AdaptivePolicy(timeout_floor_s=FLOOR_S, timeout_min_samples=20, refresh_s=0.05)
+    # any hang share (the default asks 0.3 % of attempts timing out, tests/policies cover it)
+    policy = AdaptivePolicy(timeout_floor_s=FLOOR_S, timeout_min_samples=20, timeout_hang_share=0.0, refresh_s=0.05)
     router, sink = _router(server, policy)
     for _ in range(30):  # the primary's latency becomes known
         assert (await router.acompletion("capable", MSGS)).deployment == A
@@ -49,7 +51,8 @@ async def test_a_hang_is_cut_at_the_policys_limit_and_the_fallback_answers(serve
 
 
 async def test_with_the_rule_off_the_configured_timeout_stands(server: FakeProviderServer) -> None:
-    router, sink = _router(server, AdaptivePolicy(timeout_multiple=0, timeout_floor_s=FLOOR_S, timeout_min_samples=20, refresh_s=0.05))
+    policy = AdaptivePolicy(timeout_multiple=0, timeout_floor_s=FLOOR_S, timeout_min_samples=20, timeout_hang_share=0.0, refresh_s=0.05)
+    router, sink = _router(server, policy)
     for _ in range(30):
         await router.acompletion("capable", MSGS)
     await asyncio.sleep(0.06)
