@@ -11,7 +11,8 @@ import pytest
 from policies import AdaptivePolicy, CooldownPolicy, Plan, PlanContext, StaticPolicy, StatsRegistry, as_policy, chain_policies
 from policies.timeouts import Z_P999, AttemptTimeoutRule
 from router import Deployment, MemoryProvider, Router, Tier
-from router.testing import fast_settings
+from router.errors import ServerError
+from router.testing import fast_settings, open_breaker
 from telemetry import MemorySink
 
 from policykit import Cand
@@ -158,4 +159,26 @@ async def test_the_router_honours_a_shorter_limit_and_never_a_longer_one() -> No
     await router.acompletion("t", MSG)
     first = sink.records[-1].attempts[0]
     assert first.error_type == "timeout" and 190 <= first.latency_ms < 800
+    await router.aclose()
+
+
+async def test_a_panic_attempt_keeps_the_configured_timeout() -> None:
+    """The last resort at a held-back deployment (its breaker open, everything else failed)
+    is not cut: a slow answer there is the call's only answer."""
+
+    def policy(chain, ctx, stats):  # type: ignore[no-untyped-def]
+        return Plan(order=tuple(chain), policy="capped", attempt_timeouts={"p/a": 0.05, "q/b": 0.05})
+
+    deps = [
+        Deployment("p/a", MemoryProvider("p", latency_s=0.2), "a"),
+        Deployment("q/b", MemoryProvider("q", fail_with=[ServerError("down", status=500)]), "b"),
+    ]
+    sink = MemorySink()
+    settings = fast_settings(attempt_timeout_s=1.0, deadline_s=5.0, max_attempts_per_deployment=1)
+    router = Router(deployments=deps, tiers=[Tier("t", ["p/a", "q/b"], policy=policy)], telemetry=sink, settings=settings)
+    open_breaker(router, "p/a", for_s=60.0)
+    resp = await router.acompletion("t", MSG)
+    assert resp.deployment == "p/a"  # the panic attempt waited its 0.2 s, past the plan's 0.05
+    outcomes = [(a.deployment, a.outcome) for a in sink.records[-1].attempts]
+    assert outcomes[-2:] == [("q/b", "error"), ("p/a", "success")], outcomes
     await router.aclose()
