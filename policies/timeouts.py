@@ -11,17 +11,17 @@ the call retries or falls back within its deadline, while the deployment keeps i
 calls (Finagle's and Envoy's latency-relative timeouts; "The Tail at Scale").
 
 The guards against cutting legitimate slow answers: only a deployment that times out
-(``hang_share`` of the attempts in its slow window, 0.3 %: a hang tail, not a stray timeout), so
-a healthy deployment whose rare long answers (a long report among short classifications) lie
-past its fit's tail is never cut; at least ``min_samples`` of decayed success weight in the
-slow window (the baseline) before any cut; the p99.9 and a multiple
-(1.5 by default: a log-normal success is cut with a probability of about 1e-4); the larger of
-the baseline's and the recent window's quantiles (answers slowing down raise the limit before
-a latency-shift test fires); no cut at all while the deployment is in a detected slowdown
-(``regime == "slow"``: it is slow, not hanging, and the latency tests judge it); and the
-floor. The limit follows the slow window as it learns, and successes above it are never
-seen, so the fit is of answers censored far out in their tail: with a generous multiple the
-censored share is negligible and the limit does not creep down.
+(``hang_share`` of the attempts in its slow window, 0.3 %: a hang tail, not a stray timeout),
+so a healthy deployment whose rare long answers (a long report among short classifications)
+lie past its fit's tail is never cut; at least ``min_samples`` of decayed success weight in
+the slow window (the baseline) before any cut; the p99.9 and a multiple (1.5 by default: a
+log-normal success is cut with a probability of about 1e-4); the larger of the baseline's and
+the recent window's quantiles (answers slowing down raise the limit before a latency-shift
+test fires); no cut at all while the deployment is in a detected slowdown (``regime ==
+"slow"``: it is slow, not hanging, and the latency tests judge it); and the floor. The limit
+follows the slow window as it learns, and successes above it are never seen, so the fit is of
+answers censored far out in their tail: with a generous multiple the censored share is
+negligible and the limit does not creep down.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ NO_CAPS: Mapping[str, float] = MappingProxyType({})  # a plan without latency-re
 @dataclass(frozen=True, slots=True)
 class AttemptTimeoutRule:
     """The attempt-timeout rule of a policy (``AdaptivePolicy(timeout_multiple=...,
-    timeout_floor_s=..., timeout_min_samples=...)``); see the module docstring."""
+    timeout_floor_s=..., timeout_min_samples=..., timeout_hang_share=...)``); see the module
+    docstring."""
 
     multiple: float = 1.5
     floor_s: float = 3.0
