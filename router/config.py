@@ -25,6 +25,7 @@
       capable:
         chain: [openai/gpt-4o, anthropic/claude-sonnet-4]
         policy: adaptive                     # static | health | bandit | adaptive | ...
+        policy_options: {timeout_multiple: 2}   # keyword arguments of the policy (docs/policies.md)
         policies_by_task: {code_review: health}
         objective: reliability               # reliability | latency | cost
         cost_cap: 0.05
@@ -50,6 +51,7 @@ Deployments with the same ``api``, ``base_url``, ``api_key_env`` and ``connectio
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from os import PathLike
 from typing import Any
@@ -215,7 +217,7 @@ def _tiers(spec: Any, src: str) -> tuple[list[Tier], list[tuple[str, Any]]]:
     tiers, policies = [], []
     for name, t in (spec.tiers or {}).items():
         path = f"tiers.{name}"
-        policy = get_policy(t.policy or default_policy)
+        policy = _policy(t.policy or default_policy, t.policy_options, f"{path}.policy_options", src)
         policies.append((f"{path}.policy", policy))
         by_task = {}
         for task, pname in (t.policies_by_task or {}).items():
@@ -230,6 +232,22 @@ def _tiers(spec: Any, src: str) -> tuple[list[Tier], list[tuple[str, Any]]]:
         except ValueError as exc:
             raise ConfigError(str(exc), key=path, source=src) from None
     return tiers, policies
+
+
+def _policy(name: str, options: dict[str, Any] | None, key: str, src: str) -> Any:
+    """The policy ``name`` built with ``options`` (``tiers.<name>.policy_options``); an option
+    the policy does not take, or a value it refuses, is a ``ConfigError`` at ``key``."""
+    from policies import get_policy
+
+    try:
+        return get_policy(name, **(options or {}))
+    except TypeError as exc:  # an option it does not take: named in the key path
+        m = re.search(r"unexpected keyword argument '([^']+)'", str(exc))
+        if m is None:
+            raise ConfigError(f"policy {name!r}: {exc}", key=key, source=src) from None
+        raise ConfigError(f"policy {name!r} takes no option {m.group(1)!r}", key=f"{key}.{m.group(1)}", source=src) from None
+    except ValueError as exc:
+        raise ConfigError(f"policy {name!r}: {exc}", key=key, source=src) from None
 
 
 def _telemetry(spec: Any, src: str) -> Any:

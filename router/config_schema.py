@@ -9,6 +9,7 @@ To add a wire format, add it to ``APIS`` (and its default endpoint to
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -75,6 +76,12 @@ def _known_policy(value: str) -> str:
     return value
 
 
+def _policy_option(value: Any) -> Any:
+    if isinstance(value, (bool, int, str)) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    raise ValueError("must be a finite number, true or false, or text")
+
+
 def _known_error_class(value: str) -> str:
     if value not in DEFAULT_RULES:
         raise ValueError(f"unknown error class; known: {sorted(DEFAULT_RULES)}")
@@ -93,6 +100,7 @@ HeaderValue = Annotated[str, AfterValidator(_header_value)]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Price = Annotated[float, Field(ge=0, le=1_000_000)]  # dollars per million tokens
 PolicyName = Annotated[str, AfterValidator(_known_policy)]
+PolicyOption = Annotated[Any, AfterValidator(_policy_option)]
 ErrorClass = Annotated[str, AfterValidator(_known_error_class)]
 
 
@@ -145,6 +153,7 @@ class ErrorRuleSpec(FileModel):
 class TierSpec(FileModel):
     chain: Annotated[list[NonEmpty], Field(min_length=1)]
     policy: PolicyName | None = None
+    policy_options: dict[NonEmpty, PolicyOption] | None = None  # keyword arguments of the tier's policy
     policies_by_task: dict[NonEmpty, PolicyName] | None = None
     objective: Literal[OBJECTIVES] | None = None  # type: ignore[valid-type]
     cost_cap: Annotated[float, Field(gt=0, le=1_000_000)] | None = None

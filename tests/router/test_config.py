@@ -434,3 +434,31 @@ def test_every_part_of_a_message_is_cut(tmp_path: Path) -> None:
     many = "".join(f"  p{i}/m:\n    model: m\n    base_url: http://127.0.0.1:9\n" for i in range(300))
     err = config_error(tmp_path, ONE.replace("deployments:\n", "deployments:\n" + many).replace("chain: [openai/gpt-4o]", "chain: [nobody/x]"))
     assert err.key == "tiers.capable.chain[0]" and len(str(err)) < 700
+
+
+ADAPTIVE = GOOD.replace("policy: static", "policy: adaptive\n    policy_options: {timeout_multiple: 2, ramp_s: 2.5}")
+
+
+def test_policy_options_reach_the_tiers_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ATTUNE_TEST_KEY", "sk-test")
+    policy = build_router(write(tmp_path, ADAPTIVE)).tiers["capable"].policy
+    assert policy.ramp_s == 2.5 and policy.timeouts is not None and policy.timeouts.multiple == 2
+    off = build_router(write(tmp_path, ADAPTIVE.replace("timeout_multiple: 2", "timeout_multiple: 0"))).tiers["capable"].policy
+    assert off.timeouts is None  # the latency-relative attempt timeouts turned off from the file
+
+
+@pytest.mark.parametrize(
+    ("options", "key", "fragment"),
+    [
+        ("{bogus: 1}", "tiers.capable.policy_options.bogus", "policy 'adaptive' takes no option 'bogus'"),
+        ("{timeout_multiple: 0.5}", "tiers.capable.policy_options", "timeout_multiple must be >= 1"),
+        ("{ramp_floor: 2}", "tiers.capable.policy_options", "ramp_floor in (0, 1]"),
+        ("{ramp_s: [1]}", "tiers.capable.policy_options.ramp_s", ""),
+        ("{ramp_s: .nan}", "tiers.capable.policy_options.ramp_s", ""),
+    ],
+)
+def test_bad_policy_options_name_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: str, key: str, fragment: str) -> None:
+    monkeypatch.setenv("ATTUNE_TEST_KEY", "sk-test")
+    err = config_error(tmp_path, ADAPTIVE.replace("{timeout_multiple: 2, ramp_s: 2.5}", options))
+    assert any((k or "").startswith(key) for k, _, _ in err.problems), err.problems
+    assert fragment in str(err)
