@@ -40,7 +40,7 @@ _UTC = timezone.utc
 _fromts = datetime.fromtimestamp
 # Records are built by assigning every field of a bare instance: each field named, in any
 # order, at a third of the cost of the dataclass's keyword ``__init__`` on this path
-# (benchmarks/RESULTS.md, "Records by attribute"); tests/router/test_records_built.py checks
+# (benchmarks/RESULTS.md, "Evening of 2026-12-01", the call path); tests/router/test_records_built.py checks
 # that every field of every record the router emits is set.
 _bare = object.__new__
 
