@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["get_policy", "policy_names", "register_policy", "unregister_policy"]
+__all__ = ["PolicyOptionError", "build_policy", "get_policy", "policy_from_spec", "policy_names", "register_policy", "unregister_policy"]
 
 _FACTORIES: dict[str, Callable[..., Any]] = {}
 _BUILTIN = frozenset({"static", "cooldown", "health", "bandit", "adaptive"})
@@ -37,6 +39,66 @@ def get_policy(name: str, **options: Any) -> Any:
     except KeyError:
         raise ValueError(f"unknown policy {name!r}; known: {sorted(_FACTORIES)}") from None
     return factory(**options)
+
+
+class PolicyOptionError(ValueError):
+    """A policy refused its options: ``option`` names the one it does not take (``None`` when
+    it refused a value; the message says which)."""
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+def build_policy(name: str, options: Mapping[str, Any] | None = None) -> Any:
+    """``get_policy(name, **options)``; an option the policy does not take, or a value it
+    refuses, is a ``PolicyOptionError`` naming the policy (and the option)."""
+    try:
+        return get_policy(name, **(options or {}))
+    except TypeError as exc:
+        m = re.search(r"unexpected keyword argument '([^']+)'", str(exc))
+        if m is None:
+            raise PolicyOptionError(f"policy {name!r}: {exc}") from None
+        raise PolicyOptionError(f"policy {name!r} takes no option {m.group(1)!r}", option=m.group(1)) from None
+    except PolicyOptionError:
+        raise
+    except ValueError as exc:
+        if str(exc).startswith("unknown policy"):
+            raise
+        raise PolicyOptionError(f"policy {name!r}: {exc}") from None
+
+
+def policy_from_spec(spec: str) -> Any:
+    """A policy from ``NAME`` or ``NAME:OPTION=VALUE[,OPTION=VALUE...]`` (``attune bench
+    --policy adaptive:timeout_multiple=0``); a value is read as true/false, an integer, a finite
+    number, or else text. ``ValueError`` says what is wrong."""
+    name, sep, rest = spec.partition(":")
+    options: dict[str, Any] = {}
+    if sep:
+        for item in rest.split(","):
+            key, eq, raw = item.partition("=")
+            key = key.strip()
+            if not eq or not key.isidentifier():
+                raise ValueError(f"expected NAME:OPTION=VALUE[,OPTION=VALUE...], got {item!r}")
+            options[key] = _scalar(raw.strip(), key)
+    return build_policy(name.strip(), options)
+
+
+def _scalar(raw: str, option: str) -> Any:
+    low = raw.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        value = float(raw)
+    except ValueError:
+        return raw
+    if not math.isfinite(value):
+        raise ValueError(f"option {option!r}: {raw!r} is not a finite number")
+    return value
 
 
 def _load_builtins() -> None:

@@ -51,7 +51,6 @@ Deployments with the same ``api``, ``base_url``, ``api_key_env`` and ``connectio
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from os import PathLike
 from typing import Any
@@ -237,17 +236,12 @@ def _tiers(spec: Any, src: str) -> tuple[list[Tier], list[tuple[str, Any]]]:
 def _policy(name: str, options: dict[str, Any] | None, key: str, src: str) -> Any:
     """The policy ``name`` built with ``options`` (``tiers.<name>.policy_options``); an option
     the policy does not take, or a value it refuses, is a ``ConfigError`` at ``key``."""
-    from policies import get_policy
+    from policies.registry import PolicyOptionError, build_policy
 
     try:
-        return get_policy(name, **(options or {}))
-    except TypeError as exc:  # an option it does not take: named in the key path
-        m = re.search(r"unexpected keyword argument '([^']+)'", str(exc))
-        if m is None:
-            raise ConfigError(f"policy {name!r}: {exc}", key=key, source=src) from None
-        raise ConfigError(f"policy {name!r} takes no option {m.group(1)!r}", key=f"{key}.{m.group(1)}", source=src) from None
-    except ValueError as exc:
-        raise ConfigError(f"policy {name!r}: {exc}", key=key, source=src) from None
+        return build_policy(name, options)
+    except PolicyOptionError as exc:
+        raise ConfigError(str(exc), key=f"{key}.{exc.option}" if exc.option else key, source=src) from None
 
 
 def _telemetry(spec: Any, src: str) -> Any:

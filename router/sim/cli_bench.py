@@ -19,7 +19,13 @@ __all__ = ["configure", "run"]
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenario", action="append", metavar="FILE", help="scenario file or packaged name (repeatable; default: every packaged scenario)")
-    p.add_argument("--policy", action="append", metavar="NAME", help="policy to evaluate (repeatable; default: static, cooldown and every registered policy); static, oracle and hindsight always run")
+    p.add_argument(
+        "--policy",
+        action="append",
+        metavar="NAME[:OPTION=VALUE,...]",
+        help="policy to evaluate, with options as in attune.yaml's policy_options (adaptive:timeout_multiple=0); repeatable; "
+        "default: static, cooldown and every registered policy; static, oracle and hindsight always run",
+    )
     p.add_argument("--calls", type=int, metavar="N", help="calls per run (default: the scenario's own traffic, capped at --max-calls)")
     p.add_argument("--max-calls", type=int, metavar="N", default=None, help="cap on calls per run when --calls is not given (default 10000)")
     p.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds per run; with K > 1 results are means with 95%% intervals")
@@ -133,13 +139,16 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"error: {exc}", markup=False, highlight=False)
         return 2
     if args.policy:
-        from policies import policy_names
+        from policies.registry import policy_from_spec
 
-        known = set(policy_names()) | set(BOUNDS)
-        bad = [p for p in args.policy if p not in known]
-        if bad:
-            err.print(f"error: unknown policy {bad[0]!r}; known: {', '.join(sorted(known))}", highlight=False)
-            return 2
+        for spec in args.policy:
+            if spec in BOUNDS:
+                continue
+            try:
+                policy_from_spec(spec)  # built once here, so a bad name or option stops the run at once
+            except ValueError as exc:
+                err.print(f"error: --policy {spec!r}: {exc}", highlight=False, markup=False)
+                return 2
         policies = list(dict.fromkeys(["static", *args.policy, *BOUNDS]))
     else:
         policies = default_policies()

@@ -109,9 +109,9 @@ def _resolve(policy: Any, seed: int) -> tuple[str, Any]:
     if isinstance(policy, str):
         if policy in BOUNDS:
             return policy, None
-        from policies import get_policy
+        from policies.registry import policy_from_spec
 
-        obj = get_policy(policy)
+        obj = policy_from_spec(policy)  # a name, or NAME:OPTION=VALUE,...
         rng = getattr(obj, "rng", None)
         if isinstance(rng, random.Random):
             rng.seed(f"policy-{seed}")  # apart from the router's own random.Random(seed)
@@ -147,8 +147,8 @@ def run_scenario(
     keep_series: bool = True,
     telemetry: Any = None,
 ) -> PolicyResult:
-    """Simulate ``scenario`` under ``policy`` (a registered name, ``"oracle"``,
-    ``"hindsight"``, or a policy object) and return its metrics.
+    """Simulate ``scenario`` under ``policy`` (a registered name or a ``NAME:OPTION=VALUE,...``
+    spec, ``"oracle"``, ``"hindsight"``, or a policy object) and return its metrics.
 
     ``calls`` thins the traffic to that many calls over the scenario's duration (per-minute
     quotas are scaled by the same factor); ``draws`` reuses pre-drawn randomness;

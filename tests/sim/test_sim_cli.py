@@ -102,3 +102,27 @@ def test_bench_stores_one_policys_calls_in_the_telemetry_store(small: Path, tmp_
     assert len(rows) == 300 and {r.policy for r in rows} == {"cooldown"} and {r.tier for r in rows} == {"default"}
     assert main([*args, "--telemetry", url, "--record-policy", "oracle"]) == 2  # a bound is not routed by a policy
     assert main([*args, "--telemetry", "none"]) == 0
+
+
+def test_bench_runs_a_policy_with_options_under_its_spec(small: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = "adaptive:timeout_multiple=0,ramp_s=2.5"
+    rc = main(["bench", "--scenario", str(small), "--policy", "adaptive", "--policy", spec, "--calls", "400", "--json", "--no-progress", "--workers", "1"])
+    assert rc == 0
+    obj = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"static", "adaptive", spec, "oracle", "hindsight"} == set(obj["results"])
+    assert obj["results"][spec]["calls"] == 400
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("adaptive:bogus=1", "policy 'adaptive' takes no option 'bogus'"),
+        ("adaptive:timeout_multiple=0.5", "timeout_multiple must be >= 1"),
+        ("adaptive:timeout_multiple", "expected NAME:OPTION=VALUE"),
+        ("adaptive:timeout_multiple=nan", "'nan' is not a finite number"),
+    ],
+)
+def test_bench_rejects_a_bad_policy_option_naming_it(small: Path, capsys: pytest.CaptureFixture[str], spec: str, fragment: str) -> None:
+    assert main(["bench", "--scenario", str(small), "--policy", spec, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"--policy {spec!r}" in err and fragment in err, err
