@@ -33,12 +33,15 @@ def policy_names() -> list[str]:
 
 def get_policy(name: str, **options: Any) -> Any:
     """A new policy object for a built-in or registered name."""
+    return _factory(name)(**options)
+
+
+def _factory(name: str) -> Callable[..., Any]:
     _load_builtins()
     try:
-        factory = _FACTORIES[name]
+        return _FACTORIES[name]
     except KeyError:
         raise ValueError(f"unknown policy {name!r}; known: {sorted(_FACTORIES)}") from None
-    return factory(**options)
 
 
 class PolicyOptionError(ValueError):
@@ -51,21 +54,19 @@ class PolicyOptionError(ValueError):
 
 
 def build_policy(name: str, options: Mapping[str, Any] | None = None) -> Any:
-    """``get_policy(name, **options)``; an option the policy does not take, or a value it
-    refuses, is a ``PolicyOptionError`` naming the policy (and the option)."""
+    """``get_policy(name, **options)``; an unknown name is a ``ValueError``, an option the
+    policy does not take, or a value it refuses, a ``PolicyOptionError`` naming the policy and
+    the option (or the options given)."""
+    factory = _factory(name)
+    options = dict(options or {})
     try:
-        return get_policy(name, **(options or {}))
-    except TypeError as exc:
-        m = re.search(r"unexpected keyword argument '([^']+)'", str(exc))
-        if m is None:
-            raise PolicyOptionError(f"policy {name!r}: {exc}") from None
-        raise PolicyOptionError(f"policy {name!r} takes no option {m.group(1)!r}", option=m.group(1)) from None
-    except PolicyOptionError:
-        raise
-    except ValueError as exc:
-        if str(exc).startswith("unknown policy"):
-            raise
-        raise PolicyOptionError(f"policy {name!r}: {exc}") from None
+        return factory(**options)
+    except (TypeError, ValueError) as exc:
+        m = re.search(r"unexpected keyword argument '([^']+)'", str(exc)) if isinstance(exc, TypeError) else None
+        if m is not None:
+            raise PolicyOptionError(f"policy {name!r} takes no option {m.group(1)!r}", option=m.group(1)) from None
+        given = ", ".join(f"{k}={v!r}" for k, v in options.items())
+        raise PolicyOptionError(f"policy {name!r} ({given or 'no options'}): {exc}") from None
 
 
 def policy_from_spec(spec: str) -> Any:
