@@ -79,3 +79,25 @@ def test_a_plan_is_degraded_everywhere_only_when_no_deployment_is_healthier(make
     assert not pol.plan(ch, ctx(t), stats).degraded_everywhere
     t = feed(stats, "c", t, 60, rate=20, fail_every=2)  # now every one does
     assert pol.plan(ch, ctx(t), stats).degraded_everywhere
+
+
+def test_a_tripped_breaker_is_no_alternative_whatever_its_recent_window_says() -> None:
+    """Chaos seed 2's state: two providers go down after a long healthy stretch, their breakers
+    trip (a half-open probe is out, or the open window ran out with no probe yet), and the one
+    left fails 40 % of attempts. The tripped ones' recent windows are still full of the answers
+    from before: they must not make the plan look as if falling back could help."""
+    ch = chain("a", "b", "c")
+    stats = StatsRegistry()
+    t = 0.0
+    for key in ("a", "c"):
+        t = feed(stats, key, t, 3000, rate=500)
+    t = feed(stats, "b", t, 3000, rate=100, fail_every=2)  # b: a brownout, half its attempts fail
+    for key in ("a", "c"):
+        t = feed(stats, key, t, 5, rate=500, fail_every=1)
+    stats.set_breaker("a", "half-open", t + 3.0)  # a panic attempt put it half-open early
+    stats.set_breaker("c", "open", t - 0.1)  # open window over, no probe sent yet
+    for pol in (HealthPolicy(), AdaptivePolicy()):
+        assert pol.plan(ch, ctx(t), stats).degraded_everywhere
+    stats.set_breaker("b", "open", t + 1.0)  # every one held back: still degraded everywhere
+    for pol in (HealthPolicy(), AdaptivePolicy()):
+        assert pol.plan(ch, ctx(t), stats).degraded_everywhere
