@@ -357,12 +357,13 @@ class Call(CallOutcome):
         if leg.state is None:
             leg.state = new_retry_state(a0, self.tier.rules)
         set_failure(leg.state, err, a0 + latency)  # monotonic, like the state's start
-        delay = r.retry.next_delay(leg.state)
+        delay, capped = r.retry.decide(leg.state)
         opts = self.options
         check = RetryCheck(
             error_type=err.error_type,
             retry_number=leg.retry_number,
             delay=delay,
+            capped=capped,
             retry_at=0.0,
             deadline=self.deadline,
             attempt_timeout=leg.timeout,
@@ -371,9 +372,12 @@ class Call(CallOutcome):
             max_retries=opts.max_retries if opts is not None else None,
             keep_time_to_fall_back=r.settings.keep_time_to_fall_back,
             others_available=lambda: self._others_available(leg.dep),
+            alternative_left=lambda: self._alternative_left(leg.dep),
         )
         if FIRM(check) or (SOFT(check) and not self._retry_past_stop()):
             return None
+        if capped:  # past the attempt cap: its wait is drawn now (the backoff goes on growing)
+            delay = r.retry.wait_for(leg.state)
         leg.past_stop = SOFT(check)
         leg.check = check
         delay = max(delay or 0.0, honour or 0.0)
@@ -406,10 +410,26 @@ class Call(CallOutcome):
         return True
 
     def _retry_past_stop(self) -> bool:
-        """Whether a retry that a budget, an open breaker or the one-attempt rule of a last
-        resort would stop goes ahead: only when the plan is degraded everywhere, and within
+        """Whether a retry that a budget, an open breaker, the attempt cap at the one deployment
+        that can answer or the one-attempt rule of a last resort would stop goes ahead: only when the plan is degraded everywhere, and within
         the router's chain-wide budget (``router.resilience.degraded``)."""
         return self.plan.degraded_everywhere and self.r.degraded_budget.spend()
+
+    def _alternative_left(self, current: Deployment) -> bool:
+        """Whether another deployment of the plan, tried in this call or not, may be as good a
+        place for the next attempt as ``current`` (the attempt cap then moves the call on):
+        any but one whose breaker tripped again after its probe failed, which is down. A
+        first trip may be a degraded deployment's, as this one's (the last resort reaches it
+        at once), and a Retry-After window is a quota, not ill health."""
+        r = self.r
+        now = r.clock.time()
+        for c in itertools.chain(self.plan.order, (c for c, _ in self.plan.skipped)):
+            if c is current:
+                continue
+            br = r.breaker(c.key)
+            if br.state == "closed" or br.trips <= 1 or (br.open_until <= now and not br.probe_in_flight):
+                return True
+        return False
 
     def _others_available(self, current: Deployment) -> bool:
         r = self.r

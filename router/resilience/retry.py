@@ -75,8 +75,24 @@ class RetryPolicy:
 
     def next_delay(self, state: RetryCallState) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` to stop retrying here."""
-        if not self.retry(state) or self.stop(state):
-            return None
+        delay, capped = self.decide(state)
+        return None if capped else delay
+
+    def decide(self, state: RetryCallState) -> tuple[float | None, bool]:
+        """``(delay, capped)``: the wait before the next attempt (``None`` when the retry
+        strategy rules one out: the error class, its own cap), and whether the stop strategy
+        (the attempt cap) says stop. A capped retry's wait is ``0.0`` here and drawn by
+        ``wait_for`` only if the router's stops let it go ahead
+        (``router.resilience.stops.stop_at_attempt_cap``), so a seeded wait draws nothing more
+        where the cap is kept."""
+        if not self.retry(state):
+            return None, False
+        if self.stop(state):
+            return 0.0, True
+        return self.wait_for(state), False
+
+    def wait_for(self, state: RetryCallState) -> float:
+        """The wait strategy's delay before the next attempt."""
         delay = float(self.wait(state))
         state.upcoming_sleep = delay
         return delay

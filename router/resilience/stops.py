@@ -4,12 +4,19 @@ manner, a callable on one ``RetryCheck`` returning ``True`` to stop, composable 
 The call path asks three groups in turn after a failed attempt (``router.call``)::
 
     FIRM  = stop_by_tenacity() | stop_at_max_retries()        nothing overrides these
+            | stop_at_attempt_cap_with_alternatives()
     SOFT  = stop_when_forced() | stop_on_spent_budget()        a degraded-everywhere plan may
-                                                              retry past them (one token of its
+            | stop_at_attempt_cap()                           retry past them (one token of its
                                                               chain-wide budget)
     TIME  = stop_past_deadline() | stop_to_keep_time_to_fall_back()
 
 and, after the backoff sleep, ``stop_on_open_breaker`` (the breaker must re-admit the retry).
+
+The per-deployment attempt cap (tenacity's stop, ``max_attempts_per_deployment``) is firm for a
+last resort and while another deployment may be as good a place for the next attempt; at the
+one deployment that can answer (admitted through its breaker, every other one down: its
+breaker tripped again after its probe failed) it is soft: a degraded-everywhere plan keeps
+spending the deadline on jittered retries there, within the chain-wide budget.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ __all__ = [
     "TIME",
     "RetryCheck",
     "stop_any",
+    "stop_at_attempt_cap",
+    "stop_at_attempt_cap_with_alternatives",
     "stop_at_max_retries",
     "stop_base",
     "stop_by_tenacity",
@@ -41,7 +50,8 @@ class RetryCheck:
 
     error_type: str
     retry_number: int  # of the attempt that just failed (0: the first at this deployment)
-    delay: float | None  # the backoff tenacity asks for; None: tenacity stops
+    delay: float | None  # the backoff tenacity asks for (0.0 when capped: drawn if the retry goes ahead); None: its retry strategy rules a retry out
+    capped: bool = False  # tenacity's stop strategy (the per-deployment attempt cap) says stop
     retry_at: float  # when the retry would start
     deadline: float  # the call's
     attempt_timeout: float  # this deployment's
@@ -50,6 +60,7 @@ class RetryCheck:
     max_retries: int | None = None  # the caller's ``max_retries``
     keep_time_to_fall_back: bool = True  # the router setting
     others_available: Callable[[], bool] = lambda: True  # another deployment could take the call
+    alternative_left: Callable[[], bool] = lambda: True  # another could be as good a place (any but a down one)
     breaker_admits: bool = True  # after the backoff: the breaker let the retry through
 
 
@@ -72,10 +83,27 @@ class stop_any(stop_base):  # noqa: N801
 
 
 class stop_by_tenacity(stop_base):  # noqa: N801
-    """The router's ``RetryPolicy`` (tenacity's stop and retry strategies) said stop."""
+    """The router's ``RetryPolicy`` rules a retry out (tenacity's retry strategy: the error
+    class, or its own cap of retries)."""
 
     def __call__(self, check: RetryCheck) -> bool:
         return check.delay is None
+
+
+class stop_at_attempt_cap(stop_base):  # noqa: N801
+    """The per-deployment attempt cap (tenacity's stop strategy) is reached."""
+
+    def __call__(self, check: RetryCheck) -> bool:
+        return check.capped
+
+
+class stop_at_attempt_cap_with_alternatives(stop_base):  # noqa: N801
+    """The attempt cap is reached and this is a last resort, or another deployment may be as
+    good a place for the next attempt (any but one that is down: its breaker tripped again
+    after its probe failed): move on, whatever the plan."""
+
+    def __call__(self, check: RetryCheck) -> bool:
+        return check.capped and (check.forced or check.alternative_left())
 
 
 class stop_at_max_retries(stop_base):  # noqa: N801
@@ -126,6 +154,6 @@ class stop_on_open_breaker(stop_base):  # noqa: N801
         return not check.breaker_admits
 
 
-FIRM = stop_by_tenacity() | stop_at_max_retries()
-SOFT = stop_when_forced() | stop_on_spent_budget()
+FIRM = stop_by_tenacity() | stop_at_max_retries() | stop_at_attempt_cap_with_alternatives()
+SOFT = stop_when_forced() | stop_on_spent_budget() | stop_at_attempt_cap()
 TIME = stop_past_deadline() | stop_to_keep_time_to_fall_back()

@@ -81,6 +81,65 @@ def test_a_plan_is_degraded_everywhere_only_when_no_deployment_is_healthier(make
     assert pol.plan(ch, ctx(t), stats).degraded_everywhere
 
 
+def _alone(flag: bool, fail_first: int, *, trips: int = 2, quota: bool = False, q_down: bool = True) -> tuple[Router, MemoryProvider, MemoryProvider]:
+    """``p`` fails its first ``fail_first`` attempts; ``q``'s breaker is open for a minute after
+    ``trips`` trips in a row (2: its probe failed, it is down, and ``p`` is the one deployment
+    that can answer; 1: it may be as degraded as ``p``), or (``quota``) a Retry-After window
+    holds it. ``q`` fails every attempt unless ``q_down`` is False."""
+    p = MemoryProvider("p", fail_with=[OverloadedError("busy", status=529) for _ in range(fail_first)])
+    q = MemoryProvider("q", fail_with=[OverloadedError("down", status=503) for _ in range(1000 if q_down else 0)])
+    deps = [Deployment(key="p/m", adapter=p, model="m"), Deployment(key="q/m", adapter=q, model="m")]
+
+    def degraded(ch, c, stats):  # type: ignore[no-untyped-def]
+        return Plan(order=tuple(ch), policy="degraded", degraded_everywhere=flag)
+
+    s = RouterSettings(backoff_initial_s=0.0005, backoff_max_s=0.001, max_attempts_per_deployment=3, max_retry_after_s=0.0)
+    r = Router(deployments=deps, tiers=[Tier(name="t", chain=["p/m", "q/m"], policy=degraded)], settings=s)
+    if quota:
+        r.set_cooldown("q/m", r.clock.time() + 600.0)
+        return r, p, q
+    br = r.breaker("q/m")
+    while br.state != "open":
+        br.on_failure(OverloadedError("busy", status=529), False)
+    br.trips, br.open_until = trips, r.clock.time() + 60.0
+    return r, p, q
+
+
+async def test_at_the_one_deployment_that_can_answer_a_degraded_plan_retries_past_the_attempt_cap() -> None:
+    plain, pp, pq = _alone(False, fail_first=5)
+    with pytest.raises(RoutingError):
+        await plain.acompletion("t", MSG)
+    assert pp.calls == 3 and pq.calls == 1  # the cap, then the last resort's one attempt at q
+    deg, dp, dq = _alone(True, fail_first=5)
+    resp = await deg.acompletion("t", MSG)
+    assert resp.deployment == "p/m" and dp.calls == 6 and dq.calls == 0
+    assert deg.degraded_budget.spent == 3  # each retry past the cap took a token of the chain budget
+
+
+async def test_past_the_attempt_cap_the_chain_budget_and_the_callers_max_retries_stay_firm() -> None:
+    deg, dp, _ = _alone(True, fail_first=100)
+    with pytest.raises(RoutingError):
+        await deg.acompletion("t", MSG)
+    assert dp.calls == 3 + 4  # one call earns 4 tokens: 4 retries past the cap, no more
+    own, op, _ = _alone(True, fail_first=5)
+    with pytest.raises(RoutingError):
+        await own.acompletion("t", MSG, max_retries=1)
+    assert op.calls == 2
+
+
+async def test_the_attempt_cap_holds_while_another_deployment_may_be_as_good_a_place() -> None:
+    r, p, q = _alone(True, fail_first=5, trips=1, q_down=False)  # a first trip: the last resort tries q at once
+    assert (await r.acompletion("t", MSG)).deployment == "q/m" and p.calls == 3 and q.calls == 1
+    r, p, q = _alone(True, fail_first=5, quota=True)  # a quota window is no sign of ill health
+    with pytest.raises(RoutingError):
+        await r.acompletion("t", MSG)
+    assert p.calls == 3 and q.calls == 0
+    r, provs = _router(True, failures=5)  # q open to the call: p's cap moves the call on
+    with pytest.raises(RoutingError):  # and q's cap holds too, p being open (tried, but as good a place)
+        await r.acompletion("t", MSG)
+    assert [x.calls for x in provs] == [3, 3]
+
+
 def test_a_tripped_breaker_is_no_alternative_whatever_its_recent_window_says() -> None:
     """Chaos seed 2's state: two providers go down after a long healthy stretch, their breakers
     trip (a half-open probe is out, or the open window ran out with no probe yet), and the one

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 from tenacity import stop_after_attempt, wait_none
 
 from router import Deployment, MemoryProvider, Router, RouterSettings, Tier
 from router.errors import OverloadedError
 from router.resilience import RetryBudget, RetryPolicy
+from router.resilience.retry import wait_jittered_backoff
 from router.resilience.breaker import BreakerSettings
 from telemetry import MemorySink
 
@@ -89,3 +92,22 @@ async def test_the_retry_budget_stops_retries_when_failures_spike() -> None:
     for _ in range(20):
         await router2.acompletion("t", MSGS)
     assert all(sum(1 for a in r.attempts if a.deployment == A) == 3 for r in sink2.records)
+
+
+async def test_where_the_attempt_cap_holds_the_seeded_wait_draws_nothing_more() -> None:
+    """The wait of a retry past the cap is drawn only when one goes ahead: a seeded run
+    (the simulator) keeps its draws where the cap is kept."""
+    rng = random.Random(7)
+    wait = wait_jittered_backoff(initial=0.0001, max=0.0002, rng=rng)
+    deps = [Deployment(A, failing(100), "gpt-4o"), Deployment(B, MemoryProvider("anthropic"), "claude-sonnet-4")]
+    router = Router(
+        deployments=deps,
+        tiers=[Tier("t", [A, B], policy="static")],
+        retry=RetryPolicy(stop=stop_after_attempt(3), wait=wait),
+        settings=RouterSettings(breaker=NO_TRIP, retry_budget_enabled=False),
+    )
+    assert (await router.acompletion("t", MSGS)).deployment == B
+    twin = random.Random(7)
+    for _ in range(2):  # the two retries at A
+        twin.uniform(0, 1)
+    assert rng.random() == twin.random()

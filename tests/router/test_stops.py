@@ -9,6 +9,8 @@ from router.resilience.stops import (
     SOFT,
     TIME,
     RetryCheck,
+    stop_at_attempt_cap,
+    stop_at_attempt_cap_with_alternatives,
     stop_at_max_retries,
     stop_by_tenacity,
     stop_on_open_breaker,
@@ -26,6 +28,15 @@ def check(**changes: Any) -> RetryCheck:
 
 def test_tenacity_stops_when_it_gives_no_delay() -> None:
     assert stop_by_tenacity()(check(delay=None)) and not stop_by_tenacity()(check(delay=0.0))
+
+
+def test_the_attempt_cap_is_firm_only_while_another_deployment_could_take_the_call() -> None:
+    firm, soft = stop_at_attempt_cap_with_alternatives(), stop_at_attempt_cap()
+    alone = {"capped": True, "alternative_left": lambda: False}
+    assert firm(check(capped=True)) and firm(check(**alone, forced=True))
+    assert not firm(check(**alone)) and soft(check(**alone))  # the one that can answer: soft
+    assert not firm(check()) and not soft(check())
+    assert FIRM(check(capped=True)) and not FIRM(check(**alone)) and SOFT(check(**alone))
 
 
 def test_max_retries_counts_retries_at_this_deployment() -> None:
