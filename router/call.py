@@ -411,8 +411,9 @@ class Call(CallOutcome):
 
     def _retry_past_stop(self) -> bool:
         """Whether a retry that a budget, an open breaker, the attempt cap at the one deployment
-        that can answer or the one-attempt rule of a last resort would stop goes ahead: only when the plan is degraded everywhere, and within
-        the router's chain-wide budget (``router.resilience.degraded``)."""
+        that can answer or the one-attempt rule of a last resort would stop goes ahead: only
+        when the plan is degraded everywhere, and within the router's chain-wide budget
+        (``router.resilience.degraded``)."""
         return self.plan.degraded_everywhere and self.r.degraded_budget.spend()
 
     def _alternative_left(self, current: Deployment) -> bool:
