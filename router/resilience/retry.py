@@ -50,7 +50,8 @@ class wait_jittered_backoff(wait_base):  # noqa: N801 - tenacity naming
 
 class retry_if_retryable(retry_base):  # noqa: N801 - tenacity naming
     """Retry when the failed attempt's error class allows retries (the router's rule table)
-    and the attempt count for that class is under its cap."""
+    and the attempts at this deployment so far, of any class, are within that class's cap
+    (``ErrorRule.max_retries``)."""
 
     def __call__(self, retry_state: RetryCallState) -> bool:
         outcome = retry_state.outcome

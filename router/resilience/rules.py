@@ -18,8 +18,10 @@ __all__ = ["ANSWER_ERROR_TYPES", "DEFAULT_RULES", "ERROR_TYPES", "ErrorRule", "m
 class ErrorRule:
     """How the router treats one error class.
 
-    ``max_retries`` caps retries on the same deployment for this class (``None``: the retry
-    policy's own stop decides; ``0``: never retried).
+    ``max_retries``: after a failure of this class the same deployment is retried only while
+    the attempts made there in this call, of any class, number at most ``max_retries`` (so
+    ``invalid_response``'s 1 allows one retry when it is the first failure, none after a 503
+    and a retry); ``None``: the retry policy's own stop decides; ``0``: never retried.
     """
 
     max_retries: int | None
