@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -424,23 +424,18 @@ class Call(CallOutcome):
         at once), and a Retry-After window is a quota, not ill health."""
         r = self.r
         now = r.clock.time()
-        for c in itertools.chain(self.plan.order, (c for c, _ in self.plan.skipped)):
-            if c is current:
-                continue
-            br = r.breaker(c.key)
-            if br.state == "closed" or br.trips <= 1 or (br.open_until <= now and not br.probe_in_flight):
-                return True
-        return False
+        return any(not r.breaker(c.key).is_down(now) for c in self._others(current))
 
     def _others_available(self, current: Deployment) -> bool:
         r = self.r
         now = r.clock.time()
-        for c in itertools.chain(self.plan.order, (c for c, _ in self.plan.skipped)):
-            if c is current or c.key in self.tried:
-                continue
-            if r._cooldown.get(c.key, 0.0) > now:
-                continue
-            br = r.breaker(c.key)
-            if br.state == "closed" or (br.open_until <= now and not br.probe_in_flight):
+        for c in self._others(current):
+            if c.key not in self.tried and r._cooldown.get(c.key, 0.0) <= now and r.breaker(c.key).would_admit(now):
                 return True
         return False
+
+    def _others(self, current: Deployment) -> Iterator[Deployment]:
+        """The plan's deployments but ``current``: the ordered ones, then the skipped ones."""
+        for c in itertools.chain(self.plan.order, (c for c, _ in self.plan.skipped)):
+            if c is not current:
+                yield c

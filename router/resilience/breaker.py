@@ -125,6 +125,16 @@ class DeploymentBreaker:
     def probe_in_flight(self) -> bool:
         return self._probe
 
+    def would_admit(self, now: float) -> bool:
+        """Whether an attempt would get through now: closed, or open past its window with no
+        probe out."""
+        return self.state == "closed" or (self.open_until <= now and not self._probe)
+
+    def is_down(self, now: float) -> bool:
+        """Held back after tripping again when its probe failed (a first trip may be a degraded
+        deployment's, not a down one's)."""
+        return self.trips > 1 and not self.would_admit(now)
+
     @property
     def consecutive_failures(self) -> int:
         """Failures counted since the last success (pybreaker's ``fail_counter``)."""

@@ -104,6 +104,21 @@ def test_open_time_doubles_per_consecutive_trip_and_is_capped() -> None:
     assert round(b.open_until - clock(), 6) == 10.0  # closed resets the doubling
 
 
+def test_a_breaker_is_down_once_it_trips_again_after_a_failed_probe() -> None:
+    b, clock, _ = make(fail_max=1, reset_timeout_s=10.0)
+    assert b.would_admit(clock()) and not b.is_down(clock())
+    fail(b)  # a first trip: held back, not yet down
+    assert not b.would_admit(clock()) and not b.is_down(clock())
+    clock.t = b.open_until
+    assert b.would_admit(clock())  # its window is over, no probe out
+    assert b.admit(clock()) is True
+    assert not b.would_admit(clock())  # the probe is out
+    fail(b, probe=True)  # the probe fails: open again
+    assert b.is_down(clock())
+    clock.t = b.open_until
+    assert b.would_admit(clock()) and not b.is_down(clock())  # open past its window: it may be probed
+
+
 def test_neutral_outcome_frees_the_probe_without_counting() -> None:
     b, clock, _ = make(fail_max=1, reset_timeout_s=1.0)
     fail(b)
