@@ -159,6 +159,23 @@ def test_adaptive_readmits_a_recovered_provider_within_a_bounded_number_of_probe
     assert stats.get("primary").regime == "recovered"
 
 
+def _failed_probes(pol: AdaptivePolicy, ch: Any, stats: StatsRegistry, t: float, calls: int, *, served_by: str | None = None) -> list[float]:
+    """Plan ``calls`` calls 50 ms apart from ``t``: each probe of ``primary`` fails, every
+    other call succeeds where the plan sends it (at ``served_by``, when given); the probes' times."""
+    probe_times = []
+    for _ in range(calls):
+        t += 0.05
+        plan = pol.plan(ch, ctx(t), stats)
+        if plan.notes.get("probe") == "primary":
+            probe_times.append(t)
+            stats.observe("primary", False, "server_error", 0.1, t + 0.1)
+        else:
+            first = _keys(plan)[0]
+            assert served_by is None or first == served_by
+            stats.observe(first, True, None, 1.0, t + 1.0)
+    return probe_times
+
+
 def test_adaptive_keeps_a_demoted_provider_out_while_probes_fail_and_backs_off() -> None:
     ch = chain("primary", "backup")
     stats = StatsRegistry()
@@ -169,16 +186,7 @@ def test_adaptive_keeps_a_demoted_provider_out_while_probes_fail_and_backs_off()
         t += 0.05
         stats.observe("primary", False, "server_error", 0.1, t)
     demoted_at = t
-    probe_times = []
-    for i in range(2400):  # two minutes at 20 calls/s
-        t += 0.05
-        plan = pol.plan(ch, ctx(t), stats)
-        if plan.notes.get("probe") == "primary":
-            probe_times.append(t)
-            stats.observe("primary", False, "server_error", 0.1, t + 0.1)
-        else:
-            assert _keys(plan)[0] == "backup"
-            stats.observe("backup", True, None, 1.0, t + 1.0)
+    probe_times = _failed_probes(pol, ch, stats, t, 2400, served_by="backup")  # two minutes at 20 calls/s
     gaps = [b - a for a, b in zip(probe_times, probe_times[1:])]
     assert len(probe_times) <= 15  # 2 s doubling to 16 s: bounded
     assert probe_times[0] - demoted_at >= pol.probe_interval_s - 0.1
@@ -201,15 +209,7 @@ def test_a_demoted_provider_is_probed_at_least_as_often_as_its_breaker_would_all
         t += 0.05
         stats.observe("primary", False, "server_error", 0.1, t)
     stats.get("primary").holds.breaker_state = "closed"  # closed again by a probe, still failing
-    probe_times = []
-    for i in range(1200):  # a minute at 20 calls/s
-        t += 0.05
-        plan = pol.plan(ch, ctx(t), stats)
-        if plan.notes.get("probe") == "primary":
-            probe_times.append(t)
-            stats.observe("primary", False, "server_error", 0.1, t + 0.1)
-        else:
-            stats.observe(_keys(plan)[0], True, None, 1.0, t + 1.0)
+    probe_times = _failed_probes(pol, ch, stats, t, 1200)  # a minute at 20 calls/s
     gaps = [b - a for a, b in zip(probe_times, probe_times[1:])]
     assert len(gaps) >= 10 and max(gaps) <= 4.5, gaps
 
