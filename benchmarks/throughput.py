@@ -318,9 +318,10 @@ async def sequential(clients: list[Client], calls: dict[str, int], block: int = 
     return out
 
 
-async def concurrent(c: Client, n: int, callers: int, rate: float | None = None) -> dict[str, Any]:
-    """``n`` calls by ``callers`` tasks (paced to ``rate`` calls/s when given); a failed call is
-    counted in ``errors`` (with the first one's message) instead of ending the run."""
+async def concurrent(c: Client, n: int, callers: int, rate: float | None = None, *, collect: bool = True) -> dict[str, Any]:
+    """``n`` calls by ``callers`` tasks (paced to ``rate`` calls/s when given), after a full
+    collection unless ``collect`` is False; a failed call is counted in ``errors`` (with the
+    first one's message) instead of ending the run."""
     left = n
     errors: list[str] = []
     t0 = time.perf_counter()
@@ -339,7 +340,8 @@ async def concurrent(c: Client, n: int, callers: int, rate: float | None = None)
             except Exception as exc:  # noqa: BLE001 - reported in the figures
                 errors.append(f"{type(exc).__name__}: {str(exc)[:160]}")
 
-    gc.collect()
+    if collect:
+        gc.collect()
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(callers)))

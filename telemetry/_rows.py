@@ -20,10 +20,18 @@ try:  # optional speed-up; the stdlib json is used when orjson is absent
         return _orjson.dumps(value, default=str).decode()
 
     _loads = _orjson.loads
+    _NEWLINE = _orjson.OPT_APPEND_NEWLINE
+
+    def _line(value: Any) -> bytes:
+        return _orjson.dumps(value, default=str, option=_NEWLINE)
+
 except ImportError:  # pragma: no cover - depends on the environment
 
     def _dumps(value: Any) -> str:
         return json.dumps(value, default=str, separators=(",", ":"))
+
+    def _line(value: Any) -> bytes:
+        return (_dumps(value) + "\n").encode()
 
     _loads = json.loads
 
@@ -31,6 +39,7 @@ __all__ = [
     "ATTEMPT_COLUMNS",
     "CALL_COLUMNS",
     "attempt_from_row",
+    "attempt_values",
     "call_from_row",
     "call_row",
     "decode_line",
@@ -81,10 +90,15 @@ def call_row(r: LLMCallRecord) -> tuple[Any, ...]:
 def attempt_rows(r: LLMCallRecord) -> list[tuple[Any, ...]]:
     """The attempts-table rows of a record, in ``ATTEMPT_COLUMNS`` order."""
     task = r.task_type
+    return [(*a, task) for a in attempt_values(r)]
+
+
+def attempt_values(r: LLMCallRecord) -> list[tuple[Any, ...]]:
+    """The attempts-table rows of a record without their last column (the call's task type)."""
     return [
         (a.call_id or r.call_id, a.position, a.retry_number, a.deployment, a.provider, a.model,
          a.outcome, a.error_type, a.http_status, a.latency_ms,
-         a.started_at.timestamp() if a.started_at.tzinfo is not None else epoch(a.started_at), task)
+         a.started_at.timestamp() if a.started_at.tzinfo is not None else epoch(a.started_at))
         for a in r.attempts
     ]  # fmt: skip
 
@@ -146,10 +160,9 @@ def attempt_from_row(row: Any) -> AttemptRecord:
 
 
 def encode_line(r: LLMCallRecord) -> bytes:
-    """One spool line (JSON, newline-terminated) holding the whole record."""
-    row = list(call_row(r))
-    row.append([list(a)[:11] for a in attempt_rows(r)])
-    return (_dumps(row) + "\n").encode()
+    """One spool line (JSON, newline-terminated) holding the whole record: its calls-table row,
+    then its attempts' rows (``attempt_values``). ``r`` must have passed ``_validate``."""
+    return _line([*call_row(r), attempt_values(r)])
 
 
 def decode_line(line: bytes) -> LLMCallRecord:

@@ -1,28 +1,31 @@
 """Batch writers, one per dialect: calls, attempts and rollup deltas of a batch in one
 transaction on the writer's own DBAPI connection.
 
-SQLite: ``executemany``. PostgreSQL: ``COPY`` (into a temporary table for calls, then one
+SQLite: multi-row ``INSERT``s. PostgreSQL: ``COPY`` (into a temporary table for calls, then one
 ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``; several times faster than ``executemany``).
-Records are checked (``_validate``) before any value is bound.
+Records are checked (``_validate``) before any value is bound; the writer's queued lines
+(``_queued``) were checked when they were queued. A batch's rows are held as flat lists of
+values (``Rows``), not as a tuple per row.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ._columns import ATTEMPT_COLUMNS, CALL_COLUMNS, ROLLUP_COLUMNS, ROLLUP_KEY, ROLLUP_VALUE_COLUMNS
 from ._dbapi import is_connection_error
 from ._rollup_codec import updated_row, zero_row
-from ._rows import attempt_rows, call_row
+from ._rows import _loads, attempt_rows, call_row
 from ._validate import InvalidRecord, clean_record
 from .errors import TelemetryError
 from .records import LLMCallRecord
-from .rollups import Key, RollupDelta, accumulate_rows
+from .rollups import Key, RollupDelta, accumulate_columns
 
-__all__ = ["BatchWriter", "PostgresWriter", "SqliteWriter", "WriteResult", "writer_for"]
+__all__ = ["BatchWriter", "PostgresWriter", "Rows", "SqliteWriter", "WriteResult", "writer_for"]
 
 _KEY_CHUNK = 200
 ID_CHUNK = 900  # call ids per IN (...) lookup
@@ -102,36 +105,35 @@ class BatchWriter:
 
     # -- one batch ---------------------------------------------------------------------------
 
-    def write_batch(self, records: Sequence[LLMCallRecord]) -> WriteResult:
-        """Insert calls, attempts and rollup deltas of ``records`` in one transaction.
+    def write_batch(self, records: Sequence[LLMCallRecord | bytes]) -> WriteResult:
+        """Insert calls, attempts and rollup deltas of ``records`` (records, or the writer's
+        queued lines, ``_queued``) in one transaction.
 
         Records whose ``call_id`` is already stored (or repeated in the batch) are skipped and
         counted as duplicates, so replaying a batch after an unacknowledged commit is safe.
         """
-        records, rejected = _cleaned(records)
-        if not records:
+        calls, attempts, rejected = _rows_of(records)
+        if not len(calls):
             return WriteResult(0, 0, rejected)
         raw = self.connection()
         try:
             cur = raw.cursor()
-            rows = [call_row(r) for r in records]
+            n = len(calls)
             duplicates = 0
-            if self.insert_calls(cur, rows) != len(rows):
+            if self.insert_calls(cur, calls) != n:
                 raw.rollback()
                 cur = raw.cursor()
-                records = self._without_duplicates(cur, records)
-                duplicates = len(rows) - len(records)
-                rows = [call_row(r) for r in records]
-                if rows:
-                    self.insert_calls(cur, rows)
-            arows = [a for r in records for a in attempt_rows(r)]
-            if arows:
-                self.insert_attempts(cur, arows)
-            if rows:
-                self._upsert_rollups(cur, accumulate_rows(rows, arows))
+                calls, attempts = self._without_duplicates(cur, calls, attempts)
+                duplicates = n - len(calls)
+                if len(calls):
+                    self.insert_calls(cur, calls)
+            if len(attempts):
+                self.insert_attempts(cur, attempts)
+            if len(calls):
+                self._upsert_rollups(cur, accumulate_columns(calls.columns(), attempts.columns()))
             raw.commit()
             cur.close()
-            return WriteResult(len(records), duplicates, rejected)
+            return WriteResult(n - duplicates, duplicates, rejected)
         except BaseException as exc:
             try:
                 raw.rollback()
@@ -142,27 +144,30 @@ class BatchWriter:
                 self.drop_connection()
             raise
 
-    def insert_calls(self, cur: Any, rows: list[tuple[Any, ...]]) -> int:
+    def insert_calls(self, cur: Any, rows: Rows) -> int:
         """Insert call rows, skipping stored call ids; returns how many were inserted."""
-        cur.executemany(self.sql["calls"], rows)
+        cur.executemany(self.sql["calls"], rows.tuples())
         return int(cur.rowcount)
 
-    def insert_attempts(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
-        cur.executemany(self.sql["attempts"], rows)
+    def insert_attempts(self, cur: Any, rows: Rows) -> None:
+        cur.executemany(self.sql["attempts"], rows.tuples())
 
-    def _without_duplicates(self, cur: Any, records: Sequence[LLMCallRecord]) -> list[LLMCallRecord]:
-        ids = list({r.call_id for r in records})
+    def _without_duplicates(self, cur: Any, calls: Rows, attempts: Rows) -> tuple[Rows, Rows]:
+        """The calls whose id is not stored yet (the first of repeated ones), and their attempts."""
+        ids = list(dict.fromkeys(calls.column(0)))
         existing: set[str] = set()
         for i in range(0, len(ids), ID_CHUNK):
             chunk = ids[i : i + ID_CHUNK]
             cur.execute(self.sql["existing"].format(marks=", ".join([self.mark] * len(chunk))), chunk)
             existing.update(row[0] for row in cur.fetchall())
-        out: list[LLMCallRecord] = []
-        for r in records:
-            if r.call_id not in existing:
-                existing.add(r.call_id)
-                out.append(r)
-        return out
+        keep: list[int] = []  # the calls kept, by position
+        for j, cid in enumerate(calls.column(0)):
+            if cid not in existing:
+                existing.add(cid)
+                keep.append(j)
+        # the attempts are in the calls' order, as many per call as its row's last value says
+        starts = [0, *itertools.accumulate(calls.column(calls.width - 1))]
+        return calls.subset(keep), attempts.subset([k for j in keep for k in range(starts[j], starts[j + 1])])
 
     def _upsert_rollups(self, cur: Any, deltas: dict[Key, RollupDelta]) -> None:
         """Add ``deltas`` to their rollup rows: insert missing rows empty, read them (locked on
@@ -189,9 +194,15 @@ class SqliteWriter(BatchWriter):
     Python's ``sqlite3`` releases the GIL around every statement step, so ``executemany`` of
     one row per step hands the GIL to the event loop's thread and back once per row; one step
     per ``ROWS_PER_INSERT`` rows does the same work with a few hundred times fewer hand-overs
-    (benchmarks/RESULTS.md, "Telemetry writer: multi-row inserts")."""
+    (benchmarks/RESULTS.md, "Telemetry writer: multi-row inserts").
 
-    ROWS_PER_INSERT = 200
+    A statement's rows are a power of two (a batch of 137 is 128 + 8 + 1), so a connection
+    compiles at most a few statements per table, kept in ``sqlite3``'s statement cache: one
+    statement per batch size would be compiled afresh for nearly every batch, and compiling an
+    ``INSERT`` of a few thousand placeholders costs more than binding its rows
+    (benchmarks/RESULTS.md, "the writer's statements")."""
+
+    ROWS_PER_INSERT = 256  # a power of two: 256 x 27 columns is within SQLite's 32,766 variables
 
     def __init__(self, engine: Any, tables: Any, *, write_timeout: float) -> None:
         super().__init__(engine, tables, write_timeout=write_timeout)
@@ -206,18 +217,21 @@ class SqliteWriter(BatchWriter):
             stmt = self._multi[(name, n)] = f"{head} VALUES {', '.join([row + ')'] * n)}{tail}"
         return stmt
 
-    def _insert_many(self, cur: Any, name: str, rows: list[tuple[Any, ...]]) -> int:
-        inserted, step = 0, self.ROWS_PER_INSERT
-        for i in range(0, len(rows), step):
-            chunk = rows[i : i + step]
-            cur.execute(self._statement(name, len(chunk)), [v for row in chunk for v in row])
+    def _insert_many(self, cur: Any, name: str, rows: Rows) -> int:
+        inserted, i, left, w = 0, 0, len(rows), rows.width
+        values = rows.values
+        while left:
+            n = min(self.ROWS_PER_INSERT, 1 << (left.bit_length() - 1))  # the largest power of two that fits
+            cur.execute(self._statement(name, n), values[i * w : (i + n) * w])
             inserted += cur.rowcount
+            i += n
+            left -= n
         return inserted
 
-    def insert_calls(self, cur: Any, rows: list[tuple[Any, ...]]) -> int:
+    def insert_calls(self, cur: Any, rows: Rows) -> int:
         return self._insert_many(cur, "calls", rows)
 
-    def insert_attempts(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+    def insert_attempts(self, cur: Any, rows: Rows) -> None:
         self._insert_many(cur, "attempts", rows)
 
 
@@ -245,17 +259,17 @@ class PostgresWriter(BatchWriter):
         cur.close()
         raw.commit()
 
-    def insert_calls(self, cur: Any, rows: list[tuple[Any, ...]]) -> int:
+    def insert_calls(self, cur: Any, rows: Rows) -> int:
         cur.execute(self.sql["stage_create"])
         with cur.copy(self.sql["stage_copy"]) as copy:
-            for row in rows:
+            for row in rows.tuples():
                 copy.write_row(row)
         cur.execute(self.sql["stage_insert"])
         return int(cur.rowcount)
 
-    def insert_attempts(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+    def insert_attempts(self, cur: Any, rows: Rows) -> None:
         with cur.copy(self.sql["attempts_copy"]) as copy:
-            for a in rows:
+            for a in rows.tuples():
                 copy.write_row(a)
 
 
@@ -265,14 +279,70 @@ def writer_for(dialect: str, engine: Any, tables: Any, *, write_timeout: float) 
     return cls(engine, tables, write_timeout=write_timeout)
 
 
-def _cleaned(records: Sequence[LLMCallRecord]) -> tuple[list[LLMCallRecord], tuple[tuple[str, str], ...]]:
-    """The records ready to bind, and ``(call_id, reason)`` for each refused one."""
-    ok: list[LLMCallRecord] = []
+class Rows:
+    """The rows of one table as one flat list of values, ``width`` to a row: a batch's rows
+    hold no object the garbage collector tracks (a tuple per row would be one each)."""
+
+    __slots__ = ("values", "width")
+
+    def __init__(self, width: int) -> None:
+        self.values: list[Any] = []
+        self.width = width
+
+    def __len__(self) -> int:
+        return len(self.values) // self.width
+
+    def column(self, i: int) -> list[Any]:
+        return self.values[i :: self.width]
+
+    def columns(self) -> list[list[Any]]:
+        """Every column, or ``[]`` when there are no rows (``rollups.accumulate_columns``)."""
+        return [self.values[i :: self.width] for i in range(self.width)] if self.values else []
+
+    def tuples(self) -> Iterator[tuple[Any, ...]]:
+        v, w = self.values, self.width
+        for i in range(0, len(v), w):
+            yield tuple(v[i : i + w])
+
+    def subset(self, rows: Sequence[int]) -> Rows:
+        """The rows at positions ``rows``, in that order."""
+        out, v, w = Rows(self.width), self.values, self.width
+        for j in rows:
+            out.values.extend(v[j * w : (j + 1) * w])
+        return out
+
+
+def _rows_of(records: Sequence[LLMCallRecord | bytes]) -> tuple[Rows, Rows, tuple[tuple[str, str], ...]]:
+    """The calls and attempts rows of the records ready to bind, and ``(call_id, reason)`` for
+    each refused one. A queued line (``_queued``: made of a checked record) is bound as it is;
+    a record is checked first (``_validate``)."""
+    calls, attempts = Rows(len(CALL_COLUMNS)), Rows(len(ATTEMPT_COLUMNS))
+    add_call, add_attempt, add_value = calls.values.extend, attempts.values.extend, attempts.values.append
+    width = calls.width
     rejected: list[tuple[str, str]] = []
-    for r in records:
+    for item in records:
+        if type(item) is bytes:
+            try:
+                row = _loads(item)
+                values = row.pop()
+                if len(row) != width:
+                    raise ValueError(f"{len(row)} values where the calls table has {width}")
+            except (ValueError, TypeError, IndexError, AttributeError) as exc:
+                rejected.append(("?", f"unreadable queued line ({exc})"))
+                continue
+            add_call(row)
+            task = row[5]
+            for a in values:
+                add_attempt(a)
+                add_value(task)
+            continue
         try:
-            ok.append(clean_record(r))
+            r = clean_record(item)
         except InvalidRecord as exc:
-            cid = getattr(r, "call_id", "?")
+            cid = getattr(item, "call_id", "?")
             rejected.append((cid if isinstance(cid, str) else repr(cid)[:60], str(exc)))
-    return ok, tuple(rejected)
+            continue
+        add_call(call_row(r))
+        for a in attempt_rows(r):
+            add_attempt(a)
+    return calls, attempts, tuple(rejected)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ._queued import queued
 from ._url import redact_url, sqlite_path
 from .errors import TelemetryClosedError, TelemetryError
 from .records import AttemptRecord, LLMCallRecord
@@ -130,13 +131,15 @@ class TelemetryBackend:
     # -- the caller's path -------------------------------------------------------------------
 
     def submit(self, record: LLMCallRecord) -> None:
-        """Enqueue ``record`` for writing: thread-safe, never blocks, does no I/O."""
+        """Enqueue ``record`` for writing: thread-safe, never blocks, does no I/O. A record the
+        store's fast check passes waits as its spool line, which the garbage collector does not
+        track (``_queued``; docs/telemetry.md)."""
         if self._closed:
             raise TelemetryClosedError("telemetry backend is closed")
         if not isinstance(record, LLMCallRecord):
             raise TypeError(f"expected an LLMCallRecord, got {type(record).__name__}")
         q = self._queue
-        q.append(record)
+        q.append(queued(record))  # its spool line when it passes the store's fast check
         w = self._writer
         if w is None:
             w = self._start()

@@ -105,7 +105,13 @@ def _group(keys: list[Key]) -> tuple[list[Key], Any, Any]:
 
 
 def accumulate_rows(rows: Sequence[Sequence[Any]], attempt_rows: Sequence[Sequence[Any]]) -> dict[Key, RollupDelta]:
-    """The rollup deltas of calls-table and attempts-table rows (``_rows`` column order).
+    """The rollup deltas of calls-table and attempts-table rows (``_rows`` column order)."""
+    return accumulate_columns(list(zip(*rows)), list(zip(*attempt_rows)))
+
+
+def accumulate_columns(c: Sequence[Sequence[Any]], a: Sequence[Sequence[Any]]) -> dict[Key, RollupDelta]:
+    """The rollup deltas of the calls-table columns ``c`` and the attempts-table columns ``a``
+    (``_columns`` order; empty when there are no rows).
 
     The writer calls this on the rows it is about to insert; the sums are numpy bincounts over
     the batch, so the cost per row is a small fraction of inserting it.
@@ -114,8 +120,7 @@ def accumulate_rows(rows: Sequence[Sequence[Any]], attempt_rows: Sequence[Sequen
 
     out: dict[Key, RollupDelta] = {}
     nb = N_BUCKETS
-    if rows:
-        c = list(zip(*rows))
+    if c:
         minutes = ((np.array(c[1], np.float64) // 60) * 60).astype(np.int64).tolist()
         keys, codes, first = _group(list(zip(minutes, c[19], c[5])))
         k = len(keys)
@@ -152,8 +157,7 @@ def accumulate_rows(rows: Sequence[Sequence[Any]], attempt_rows: Sequence[Sequen
             d = out[keys[codes[j]]]
             et = errors[j] or "unknown"
             d.errors[et] = d.errors.get(et, 0) + 1
-    if attempt_rows:
-        a = list(zip(*attempt_rows))
+    if a:
         minutes = ((np.array(a[10], np.float64) // 60) * 60).astype(np.int64).tolist()
         keys, codes, first = _group(list(zip(minutes, a[3], a[11])))
         k = len(keys)

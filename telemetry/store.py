@@ -149,9 +149,10 @@ class TelemetryStore(StoreQueries, StoreRetention):
 
     # -- writing -----------------------------------------------------------------------------
 
-    def write_batch(self, records: Sequence[LLMCallRecord]) -> WriteResult:
+    def write_batch(self, records: Sequence[LLMCallRecord | bytes]) -> WriteResult:
         """Check ``records``, then insert their calls, attempts and rollup deltas in one
-        transaction (see ``_writers``). Records whose ``call_id`` is already stored (or repeated
+        transaction (see ``_writers``). The writer thread passes its queued lines among them
+        (``_queued``: made of records already checked). Records whose ``call_id`` is already stored (or repeated
         in the batch) are skipped and counted as duplicates, so replaying a batch after an
         unacknowledged commit is safe; records that cannot be stored are refused and listed in
         ``WriteResult.rejected``."""

@@ -23,6 +23,7 @@ from typing import Any
 from ._stats import Marker, TelemetryStats, queued_records
 from .errors import SchemaVersionError, TelemetryDropWarning
 from .records import LLMCallRecord
+from ._queued import call_id_of
 from ._rows import encode_line
 from ._validate import clean_record
 from .spool import Spool
@@ -60,7 +61,7 @@ class Writer:
         self.max_buffer = max_buffer
         self.backoff = backoff
         self.clock = clock
-        self.pending: deque[LLMCallRecord] = deque()
+        self.pending: deque[LLMCallRecord | bytes] = deque()  # as queued (``_queued``)
         self.writing = 0  # records taken off ``pending`` for the write in progress
         self.markers: list[Marker] = []
         self.taken = 0  # records of this process taken off the queue
@@ -80,6 +81,7 @@ class Writer:
         self._early: list[tuple[int, int]] = []  # settled ranges beyond the prefix
         self._segments: deque[list[int]] = deque()  # [first seq, count] of our records in the spool
         self._stop_deadline: float | None = None
+        self._partial = True  # a batch short of ``batch_size`` is written too (see ``_run``)
         self.thread = threading.Thread(target=self._run, name="attune-telemetry-writer", daemon=True)
 
     # -- control (any thread) ---------------------------------------------------------------
@@ -149,11 +151,14 @@ class Writer:
             timeout = self.flush_interval
             if self._failures:
                 timeout = min(timeout, max(0.0, self._retry_at - now))
-            self._wake.wait(timeout)
+            woke = self._wake.wait(timeout)
             self._wake.clear()
             stopping = self._stop_deadline is not None
             try:
                 self._take()
+                # woken by a full queue, records keep coming: write full batches, leave the rest
+                # for the next one; after ``flush_interval``, when stopping or retrying: everything
+                self._partial = not woke or stopping or self._failures > 0
                 if self.fatal is None and self.clock() >= self._retry_at:
                     self._drain()
                 self._spill(self.max_buffer)
@@ -276,7 +281,7 @@ class Writer:
                     self._settle_spooled(done)
                 if done < len(batch):
                     return
-            elif self.pending:
+            elif self.pending and (len(self.pending) >= self.batch_size or self._partial or self.markers):
                 size = self.batch_size
                 if len(self.pending) >= size * CATCH_UP:  # behind: bigger transactions catch up
                     size *= CATCH_UP
@@ -298,7 +303,7 @@ class Writer:
             self._take()
             self._spill(self.max_buffer)
 
-    def _write(self, batch: list[LLMCallRecord]) -> int:
+    def _write(self, batch: list[LLMCallRecord | bytes]) -> int:
         """Write one batch; returns how many of its records (a prefix) are settled: written,
         duplicate or dropped. Fewer than all (and a backoff) when the database failed."""
         if not batch:
@@ -320,7 +325,7 @@ class Writer:
             self._retry_at = 0.0
         return len(batch)
 
-    def _write_or_split(self, batch: list[LLMCallRecord], progress: list[int]) -> None:
+    def _write_or_split(self, batch: list[LLMCallRecord | bytes], progress: list[int]) -> None:
         """Write ``batch``; on a data error split it in halves until the record at fault is
         alone, and drop that one. ``progress[0]`` counts the records settled so far, in order,
         so a database failure part way through retries only the rest."""
@@ -331,7 +336,7 @@ class Writer:
                 raise
             if len(batch) == 1:
                 why = self.store.redact((str(exc).strip().splitlines() or [""])[0][:200])
-                self._drop(1, f"call {batch[0].call_id!r} could not be stored ({type(exc).__name__}: {why})")
+                self._drop(1, f"call {call_id_of(batch[0])!r} could not be stored ({type(exc).__name__}: {why})")
                 progress[0] += 1
                 return
             mid = len(batch) // 2
@@ -385,9 +390,9 @@ class Writer:
         encoded: list[tuple[int, bytes]] = []
         for j, r in enumerate(batch):
             try:
-                encoded.append((first + j, encode_line(clean_record(r))))
+                encoded.append((first + j, r if type(r) is bytes else encode_line(clean_record(r))))  # a queued line is one
             except Exception as exc:  # noqa: BLE001 - a malformed record must not stop the writer
-                self._drop(1, f"call {getattr(r, 'call_id', '?')!r} cannot be spooled ({type(exc).__name__}: {exc})")
+                self._drop(1, f"call {call_id_of(r)!r} cannot be spooled ({type(exc).__name__}: {exc})")
                 self._settle_range(first + j, 1)
         stored = 0
         try:

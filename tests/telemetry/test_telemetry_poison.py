@@ -17,6 +17,7 @@ import pytest
 from telemetry_testkit import StoreTarget, make_call
 
 from telemetry import LLMCallRecord, TelemetryBackend, TelemetryDropWarning, TelemetryStore
+from telemetry._queued import call_id_of
 from telemetry._rows import encode_line
 
 # (field, bad value, what is stored for it, or None when the record is dropped)
@@ -107,7 +108,7 @@ class _FlakyStore(TelemetryStore):
     locked_once = False
 
     def write_batch(self, records: Any) -> Any:
-        ids = {r.call_id for r in records}
+        ids = {call_id_of(r) for r in records}  # records, or the writer's queued bytes
         if "c5" in ids:
             raise sqlite3.IntegrityError("CHECK constraint failed: c5")
         if "c9" in ids and not self.locked_once:
