@@ -9,10 +9,11 @@ calls' objects to the oldest generation, which is what brings full collections, 
 as the application's heap is large. Bytes are not tracked: with them the process collects
 about as often as with no telemetry (benchmarks/RESULTS.md, "the queue as spool lines").
 
-A record that passes the store's fast check (``_validate``: the exact types, ASCII text
-without NUL, values in range, as every record the router builds does) is queued as the line
-the writer would have made of it (``_rows.encode_line``): checked once, on the caller's
-thread, for about 3 µs, and then only bound, or appended to the spool file as it is. Any
+A record that passes the store's fast check (``_validate.plain_record``: the exact types,
+ASCII text without NUL, values in range, as every record the router builds does) is queued as
+the line the writer would have made of it (``_rows.encode_line``): checked once, on the
+caller's thread (3-5 µs; about 8 µs in a busy event loop, where the record has left the cache
+by then), and then only bound, or appended to the spool file as it is. Any
 other record is queued as the object and checked, coerced or refused by the writer as before,
 with the same messages.
 """
@@ -22,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._rows import _loads, encode_line
-from ._validate import _plain_record
+from ._validate import plain_record
 from .records import LLMCallRecord
 
 __all__ = ["call_id_of", "queued"]
@@ -30,7 +31,7 @@ __all__ = ["call_id_of", "queued"]
 
 def queued(record: LLMCallRecord) -> bytes | LLMCallRecord:
     """What goes on the writer's queue for ``record``: its spool line, or the record itself."""
-    if type(record) is not LLMCallRecord or not _plain_record(record):
+    if type(record) is not LLMCallRecord or not plain_record(record):
         return record
     try:
         return encode_line(record)

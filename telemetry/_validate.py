@@ -22,7 +22,7 @@ from typing import Any
 from ._columns import KEY_WIDTH
 from .records import AttemptRecord, LLMCallRecord, SkippedDeployment
 
-__all__ = ["InvalidRecord", "clean_record"]
+__all__ = ["InvalidRecord", "clean_record", "plain_record"]
 
 INT64 = (1 << 63) - 1
 INT32 = (1 << 31) - 1
@@ -178,7 +178,7 @@ def _keep(changes: dict[str, Any], obj: Any, name: str, value: Any) -> None:
 _LO64, _LO32 = -INT64 - 1, -INT32 - 1
 
 
-def _plain_record(r: LLMCallRecord) -> bool:
+def plain_record(r: LLMCallRecord) -> bool:
     """True when every field of ``r`` already has its type and range, and its text is ASCII
     without NUL: the common case, checked with few Python operations (the writer runs this on
     every record). False sends the record through the field-by-field checks."""
@@ -225,7 +225,7 @@ def clean_record(r: Any) -> LLMCallRecord:
     """``r`` ready to bind (itself, or a coerced copy); ``InvalidRecord`` says why it cannot be."""
     if not isinstance(r, LLMCallRecord):
         raise InvalidRecord(f"expected an LLMCallRecord, got {type(r).__name__}")
-    if _plain_record(r):
+    if plain_record(r):
         return r
     changes: dict[str, Any] = {}
     call_id = _text("call_id", r.call_id, required=True)
