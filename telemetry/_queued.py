@@ -42,5 +42,8 @@ def queued(record: LLMCallRecord) -> bytes | LLMCallRecord:
 def call_id_of(item: bytes | LLMCallRecord) -> Any:
     """The call id of a queued item (for messages about it)."""
     if type(item) is bytes:
-        return _loads(item)[0]
+        try:
+            return _loads(item)[0]
+        except (ValueError, IndexError, KeyError, TypeError):  # not a line after all
+            return "?"
     return getattr(item, "call_id", "?")

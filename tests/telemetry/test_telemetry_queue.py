@@ -149,3 +149,17 @@ def test_sqlite_compiles_a_few_statements_whatever_the_batch_sizes(tmp_path: obj
         assert sizes <= {1 << k for k in range(9)}  # 1 .. 256
     finally:
         store.close()
+
+
+def test_an_unreadable_line_is_refused_with_a_reason_and_named_as_unknown(tmp_path: object) -> None:
+    from telemetry._queued import call_id_of
+
+    store = TelemetryStore.open(f"sqlite:///{tmp_path}/t.db")
+    try:
+        res = store.write_batch([b"not json\n", queued(make_call(1)), b"[1, 2]\n"])
+        assert res.written == 1
+        assert [cid for cid, _ in res.rejected] == ["?", "?"]
+        assert all(why.startswith("unreadable queued line") for _, why in res.rejected)
+        assert call_id_of(b"not json\n") == "?" and call_id_of(queued(make_call(2))) == "c2"
+    finally:
+        store.close()
