@@ -318,15 +318,15 @@ def _rows_of(records: Sequence[LLMCallRecord | bytes]) -> tuple[Rows, Rows, tupl
     a record is checked first (``_validate``)."""
     calls, attempts = Rows(len(CALL_COLUMNS)), Rows(len(ATTEMPT_COLUMNS))
     add_call, add_attempt, add_value = calls.values.extend, attempts.values.extend, attempts.values.append
-    width = calls.width
+    width, attempt_width = calls.width, attempts.width - 1  # a line's attempts lack the task type
     rejected: list[tuple[str, str]] = []
     for item in records:
         if type(item) is bytes:
             try:
                 row = _loads(item)
                 values = row.pop()
-                if len(row) != width:
-                    raise ValueError(f"{len(row)} values where the calls table has {width}")
+                if len(row) != width or row[-1] != len(values) or any(len(a) != attempt_width for a in values):
+                    raise ValueError(f"not a call row of {width} values and its {row[-1]!r} attempt rows")
             except (ValueError, TypeError, IndexError, AttributeError) as exc:
                 rejected.append(("?", f"unreadable queued line ({exc})"))
                 continue

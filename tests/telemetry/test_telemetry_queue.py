@@ -156,9 +156,14 @@ def test_an_unreadable_line_is_refused_with_a_reason_and_named_as_unknown(tmp_pa
 
     store = TelemetryStore.open(f"sqlite:///{tmp_path}/t.db")
     try:
-        res = store.write_batch([b"not json\n", queued(make_call(1)), b"[1, 2]\n"])
+        line = queued(make_call(3, fallback=True))
+        assert isinstance(line, bytes)
+        short = line.replace(b',"anthropic/claude",', b',', 1)  # an attempt row one value short
+        assert short != line
+        res = store.write_batch([b"not json\n", queued(make_call(1)), b"[1, 2]\n", short])
         assert res.written == 1
-        assert [cid for cid, _ in res.rejected] == ["?", "?"]
+        assert [cid for cid, _ in res.rejected] == ["?", "?", "?"]
+        assert sum(len(r.attempts) for r in store.query(limit=10)) == 1  # nothing of the short line went in
         assert all(why.startswith("unreadable queued line") for _, why in res.rejected)
         assert call_id_of(b"not json\n") == "?" and call_id_of(queued(make_call(2))) == "c2"
     finally:
