@@ -152,10 +152,10 @@ class TelemetryStore(StoreQueries, StoreRetention):
     def write_batch(self, records: Sequence[LLMCallRecord | bytes]) -> WriteResult:
         """Check ``records``, then insert their calls, attempts and rollup deltas in one
         transaction (see ``_writers``). The writer thread passes its queued lines among them
-        (``_queued``: made of records already checked). Records whose ``call_id`` is already stored (or repeated
-        in the batch) are skipped and counted as duplicates, so replaying a batch after an
-        unacknowledged commit is safe; records that cannot be stored are refused and listed in
-        ``WriteResult.rejected``."""
+        (``_queued``: made of records already checked). Records whose ``call_id`` is already
+        stored (or repeated in the batch) are skipped and counted as duplicates, so replaying a
+        batch after an unacknowledged commit is safe; records that cannot be stored are refused
+        and listed in ``WriteResult.rejected``."""
         self.connect()
         assert self._writer is not None
         return self._writer.write_batch(records)
