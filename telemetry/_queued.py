@@ -11,7 +11,8 @@ about as often as with no telemetry (benchmarks/RESULTS.md, "the queue as spool 
 
 A record that passes the store's fast check (``_validate.plain_record``: the exact types,
 ASCII text without NUL, values in range, as every record the router builds does) is queued as
-the line the writer would have made of it (``_rows.encode_line``): checked once, on the
+the line the writer would have made of it (``_rows.queue_line``: its spool line, with the
+list and tags columns as JSON arrays and objects): checked once, on the
 caller's thread (3-5 µs; about 8 µs in a busy event loop, where the record has left the cache
 by then), and then only bound, or appended to the spool file as it is. Any
 other record is queued as the object and checked, coerced or refused by the writer as before,
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._rows import _loads, encode_line
+from ._rows import _loads, queue_line
 from ._validate import plain_record
 from .records import LLMCallRecord
 
@@ -34,7 +35,7 @@ def queued(record: LLMCallRecord) -> bytes | LLMCallRecord:
     if type(record) is not LLMCallRecord or not plain_record(record):
         return record
     try:
-        return encode_line(record)
+        return queue_line(record)
     except (TypeError, ValueError):  # not JSON after all: the writer checks the object
         return record
 

@@ -20,10 +20,12 @@ try:  # optional speed-up; the stdlib json is used when orjson is absent
         return _orjson.dumps(value, default=str).decode()
 
     _loads = _orjson.loads
-    _NEWLINE = _orjson.OPT_APPEND_NEWLINE
 
     def _line(value: Any) -> bytes:
-        return _orjson.dumps(value, default=str, option=_NEWLINE)
+        # A copy of orjson's output, not the output itself: orjson's buffer is larger than its
+        # bytes, and kept (a queued line is) each one cost a fresh allocation, 3.6 µs a call
+        # against 0.7 µs with the copy, which frees the buffer for the next call to reuse.
+        return _orjson.dumps(value, default=str) + b"\n"
 
 except ImportError:  # pragma: no cover - depends on the environment
 
@@ -44,6 +46,8 @@ __all__ = [
     "call_row",
     "decode_line",
     "encode_line",
+    "queue_line",
+    "text_columns",
     "epoch",
     "from_epoch",
 ]
@@ -121,7 +125,7 @@ def call_from_row(row: Any, attempts: list[AttemptRecord] | None = None) -> LLMC
         cost=cost,
         latency_ms=latency_ms,
         fallback_used=bool(fallback_used),
-        fallback_chain=_loads(fallback_chain) if fallback_chain else [],
+        fallback_chain=_json(fallback_chain) if fallback_chain else [],
         original_provider=original_provider,
         original_model=original_model,
         retry_count=retry_count,
@@ -133,9 +137,9 @@ def call_from_row(row: Any, attempts: list[AttemptRecord] | None = None) -> LLMC
         ttft_ms=ttft_ms,
         request_id=request_id,
         policy=policy,
-        plan_order=_loads(plan_order) if plan_order else [],
-        skipped=[SkippedDeployment(d, why) for d, why in _loads(skipped)] if skipped else [],
-        tags=_loads(tags) if tags else {},
+        plan_order=_json(plan_order) if plan_order else [],
+        skipped=[SkippedDeployment(d, why) for d, why in _json(skipped)] if skipped else [],
+        tags=_json(tags) if tags else {},
         attempts=attempts if attempts is not None else [],
     )
 
@@ -163,6 +167,48 @@ def encode_line(r: LLMCallRecord) -> bytes:
     """One spool line (JSON, newline-terminated) holding the whole record: its calls-table row,
     then its attempts' rows (``attempt_values``). ``r`` must have passed ``_validate``."""
     return _line([*call_row(r), attempt_values(r)])
+
+
+def queue_line(r: LLMCallRecord) -> bytes:
+    """``encode_line(r)`` with the list and tags columns as JSON arrays and objects, not as JSON
+    text inside the line (``JSON_COLUMNS``; ``text_columns`` makes them text for binding): the
+    caller's thread encodes the record once. ``decode_line`` reads both forms. ``r`` must have
+    passed ``_validate``'s fast check."""
+    ts = r.timestamp
+    skipped = r.skipped
+    cid = r.call_id
+    return _line((
+        cid, ts.timestamp() if ts.tzinfo is not None else epoch(ts), r.provider, r.model, r.tier, r.task_type,
+        r.input_tokens, r.output_tokens, r.cost, r.latency_ms,
+        r.fallback_used, r.fallback_chain or None,
+        r.original_provider, r.original_model,
+        r.retry_count, r.circuit_breaker_state, r.success, r.error_type, r.error_message,
+        r.deployment or f"{r.provider}/{r.model}", r.ttft_ms, r.request_id, r.policy,
+        r.plan_order or None,
+        [[s.deployment, s.reason] for s in skipped] if skipped else None,
+        r.tags or None,
+        len(r.attempts),
+        [(a.call_id or cid, a.position, a.retry_number, a.deployment, a.provider, a.model, a.outcome, a.error_type,
+          a.http_status, a.latency_ms, a.started_at.timestamp() if a.started_at.tzinfo is not None else epoch(a.started_at))
+         for a in r.attempts],
+    ))  # fmt: skip
+
+
+JSON_COLUMNS = (11, 23, 24, 25)  # fallback_chain, plan_order, skipped, tags: stored as JSON text
+
+
+def text_columns(row: list[Any]) -> None:
+    """A calls-table row read from a line, its ``JSON_COLUMNS`` made JSON text (as ``call_row``
+    makes them) where ``queue_line`` left them as arrays and objects."""
+    for i in JSON_COLUMNS:
+        v = row[i]
+        if v is not None and type(v) is not str:
+            row[i] = _dumps(v)
+
+
+def _json(value: Any) -> Any:
+    """A JSON column as read from a line or a row: parsed when it is JSON text."""
+    return _loads(value) if type(value) is str else value
 
 
 def decode_line(line: bytes) -> LLMCallRecord:

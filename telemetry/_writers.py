@@ -19,7 +19,7 @@ from typing import Any
 from ._columns import ATTEMPT_COLUMNS, CALL_COLUMNS, ROLLUP_COLUMNS, ROLLUP_KEY, ROLLUP_VALUE_COLUMNS
 from ._dbapi import is_connection_error
 from ._rollup_codec import updated_row, zero_row
-from ._rows import _loads, attempt_rows, call_row
+from ._rows import _loads, attempt_rows, call_row, text_columns
 from ._validate import InvalidRecord, clean_record
 from .errors import TelemetryError
 from .records import LLMCallRecord
@@ -330,6 +330,7 @@ def _rows_of(records: Sequence[LLMCallRecord | bytes]) -> tuple[Rows, Rows, tupl
             except (ValueError, TypeError, IndexError, AttributeError) as exc:
                 rejected.append(("?", f"unreadable queued line ({exc})"))
                 continue
+            text_columns(row)
             add_call(row)
             task = row[5]
             for a in values:

@@ -168,3 +168,22 @@ def test_an_unreadable_line_is_refused_with_a_reason_and_named_as_unknown(tmp_pa
         assert call_id_of(b"not json\n") == "?" and call_id_of(queued(make_call(2))) == "c2"
     finally:
         store.close()
+
+
+def test_a_queued_line_holds_the_rows_the_record_would_give() -> None:
+    """``queue_line`` writes the list and tags columns as JSON arrays and objects; made text
+    again, its row is ``call_row``'s and its attempts ``attempt_values``'s; ``decode_line`` reads
+    it back to the record; a spool line (JSON text in those columns) still reads the same."""
+    from telemetry import SkippedDeployment
+    from telemetry._rows import _loads, attempt_values, call_row, encode_line, queue_line, text_columns
+
+    full = replace(make_call(7, fallback=True, retries=1), tags={"team": "search", "env": "prod"}, plan_order=["a/x", "b/y"],
+                   skipped=[SkippedDeployment("c/z", "circuit_open")], ttft_ms=120, request_id="req-7")  # fmt: skip
+    for r in (full, make_call(8), replace(make_call(9), timestamp=make_call(9).timestamp.replace(tzinfo=None))):
+        row = _loads(queue_line(r))
+        attempts = row.pop()
+        text_columns(row)
+        assert tuple(row) == call_row(r)
+        assert [tuple(a) for a in attempts] == attempt_values(r)
+        assert decode_line(queue_line(r)) == decode_line(encode_line(r))
+    assert decode_line(queue_line(full)) == full
