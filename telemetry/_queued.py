@@ -13,8 +13,7 @@ A record that passes the store's fast check (``_validate.plain_record``: the exa
 ASCII text without NUL, values in range, as every record the router builds does) is queued as
 the line the writer would have made of it (``_rows.queue_line``: its spool line, with the
 list and tags columns as JSON arrays and objects): checked once, on the
-caller's thread (3-5 µs; about 8 µs in a busy event loop, where the record has left the cache
-by then), and then only bound, or appended to the spool file as it is. Any
+caller's thread (3-5 µs), and then only bound, or appended to the spool file as it is. Any
 other record is queued as the object and checked, coerced or refused by the writer as before,
 with the same messages.
 """
