@@ -47,9 +47,11 @@ class Collections:
             self.seconds += time.perf_counter() - self._t0
 
 
-def _writer_thread(client: Any) -> threading.Thread | None:
+def _writer_cpu_s(client: Any) -> float:
+    """CPU seconds of the client's telemetry writer thread so far (0 without one)."""
     writer = getattr(getattr(client, "telemetry", None), "_writer", None)
-    return writer.thread if writer is not None else None
+    thread: threading.Thread | None = writer.thread if writer is not None else None
+    return bench.thread_cpu_s(thread.native_id) if thread is not None and thread.native_id else 0.0
 
 
 async def measure(args: argparse.Namespace) -> None:
@@ -63,13 +65,12 @@ async def measure(args: argparse.Namespace) -> None:
             gc.collect()
             seen = Collections()
             gc.callbacks.append(seen)
-            writer = _writer_thread(client)
-            w0 = bench.thread_cpu_s(writer.native_id) if writer is not None and writer.native_id else 0.0
+            w0 = _writer_cpu_s(client)
             batches0 = client.telemetry.stats.batches if client.telemetry is not None else 0
             m0 = time.thread_time()
             res = await bench.concurrent(client, args.calls, args.callers, collect=False)
             loop_s = time.thread_time() - m0
-            w1 = bench.thread_cpu_s(writer.native_id) if writer is not None and writer.native_id else 0.0
+            w1 = _writer_cpu_s(client)
             gc.callbacks.remove(seen)
             n = args.calls
             print(json.dumps({

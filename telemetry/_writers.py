@@ -19,7 +19,7 @@ from typing import Any
 from ._columns import ATTEMPT_COLUMNS, CALL_COLUMNS, ROLLUP_COLUMNS, ROLLUP_KEY, ROLLUP_VALUE_COLUMNS
 from ._dbapi import is_connection_error
 from ._rollup_codec import updated_row, zero_row
-from ._rows import _loads, attempt_rows, call_row, text_columns
+from ._rows import _loads, attempt_values, call_row, text_columns
 from ._validate import InvalidRecord, clean_record
 from .errors import TelemetryError
 from .records import LLMCallRecord
@@ -318,7 +318,7 @@ def _rows_of(records: Sequence[LLMCallRecord | bytes]) -> tuple[Rows, Rows, tupl
     a record is checked first (``_validate``)."""
     calls, attempts = Rows(len(CALL_COLUMNS)), Rows(len(ATTEMPT_COLUMNS))
     add_call, add_attempt, add_value = calls.values.extend, attempts.values.extend, attempts.values.append
-    width, attempt_width = calls.width, attempts.width - 1  # a line's attempts lack the task type
+    width, attempt_width = calls.width, attempts.width - 1  # ``attempt_values``: without the task type
     rejected: list[tuple[str, str]] = []
     for item in records:
         if type(item) is bytes:
@@ -331,19 +331,17 @@ def _rows_of(records: Sequence[LLMCallRecord | bytes]) -> tuple[Rows, Rows, tupl
                 rejected.append(("?", f"unreadable queued line ({exc})"))
                 continue
             text_columns(row)
-            add_call(row)
-            task = row[5]
-            for a in values:
-                add_attempt(a)
-                add_value(task)
-            continue
-        try:
-            r = clean_record(item)
-        except InvalidRecord as exc:
-            cid = getattr(item, "call_id", "?")
-            rejected.append((cid if isinstance(cid, str) else repr(cid)[:60], str(exc)))
-            continue
-        add_call(call_row(r))
-        for a in attempt_rows(r):
+        else:
+            try:
+                r = clean_record(item)
+            except InvalidRecord as exc:
+                cid = getattr(item, "call_id", "?")
+                rejected.append((cid if isinstance(cid, str) else repr(cid)[:60], str(exc)))
+                continue
+            row, values = call_row(r), attempt_values(r)
+        add_call(row)
+        task = row[5]
+        for a in values:
             add_attempt(a)
+            add_value(task)
     return calls, attempts, tuple(rejected)
