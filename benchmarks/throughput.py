@@ -13,7 +13,7 @@ this process's CPU time (every thread, the telemetry writer's included) over the
 
 Phases: sequential (p50, p99, CPU per call; the clients interleaved in blocks of 50 calls), concurrent at each ``--concurrency`` (calls/s, CPU
 per call; the best of ``--rounds`` rounds, the rounds interleaved across clients), streaming
-(time to first chunk p50, chunks/s), the telemetry writer's CPU share at ``--paced-rate`` calls/s,
+(time to first chunk p50, chunks/s; the clients interleaved in blocks of 10 streams), the telemetry writer's CPU share at ``--paced-rate`` calls/s,
 and memory (RSS growth over ``--memory-calls`` routed calls, a leak check). For each router
 client, its telemetry queue is sampled during the run (max pending records) and its rows are
 counted after close (rows must equal calls). The last line is one JSON object.
@@ -354,23 +354,33 @@ async def concurrent(c: Client, n: int, callers: int, rate: float | None = None,
     return out
 
 
-async def streaming(c: Client, n: int) -> dict[str, float]:
+async def streaming(clients: list[Client], streams: dict[str, int], block: int = 10) -> dict[str, dict[str, float]]:
+    """Sequential streams read to their end, the clients interleaved in blocks of ``block``
+    streams (each its share: ``streams``), as ``sequential`` interleaves calls: time to the
+    first chunk moves with the machine's load, and each client must see the same load."""
     pc = time.perf_counter
-    ttfc: list[float] = []
-    chunks = 0
-    total = 0.0
-    for _ in range(n):
-        t = pc()
-        first = [0.0]
+    ttfc: dict[str, list[float]] = {c.name: [] for c in clients}
+    chunks = {c.name: 0 for c in clients}
+    total = {c.name: 0.0 for c in clients}
+    while any(len(ttfc[c.name]) < streams[c.name] for c in clients):
+        for c in clients:
+            mine = ttfc[c.name]
+            for _ in range(min(block, streams[c.name] - len(mine))):
+                t = pc()
+                first = [0.0]
 
-        def on_first(first: list[float] = first) -> None:
-            first[0] = pc()
+                def on_first(first: list[float] = first) -> None:
+                    first[0] = pc()
 
-        chunks += await c.stream(on_first)
-        total += pc() - t
-        ttfc.append(first[0] - t)
-    return {"ttfc_p50_ms": round(_pct(ttfc, 0.5) * 1e3, 4), "ttfc_p99_ms": round(_pct(ttfc, 0.99) * 1e3, 4),
-            "chunks_per_s": round(chunks / total, 1), "chunks_per_stream": chunks // n}  # fmt: skip
+                chunks[c.name] += await c.stream(on_first)
+                total[c.name] += pc() - t
+                mine.append(first[0] - t)
+    out = {}
+    for c in clients:
+        v, n = ttfc[c.name], len(ttfc[c.name])
+        out[c.name] = {"ttfc_p50_ms": round(_pct(v, 0.5) * 1e3, 4), "ttfc_p99_ms": round(_pct(v, 0.99) * 1e3, 4),
+                       "chunks_per_s": round(chunks[c.name] / total[c.name], 1), "chunks_per_stream": chunks[c.name] // n}  # fmt: skip
+    return out
 
 
 async def writer_share(c: Client, rate: float, seconds: float) -> dict[str, float]:
@@ -431,9 +441,9 @@ async def run(args: argparse.Namespace, base: str, tmp: str) -> dict[str, Any]:
         out["concurrent"][str(callers)] = best
         for name, r in best.items():
             print(f"concurrent {callers:>3} {name:>18}: {r['calls_per_s']:>8.1f} calls/s, cpu {r['cpu_ms_per_call']:.3f} ms/call", file=sys.stderr)
-    for c in clients:
-        out["streaming"][c.name] = r = await streaming(c, _scaled(c.name, args.streams, args.slow_factor))
-        print(f"streaming  {c.name:>22}: first chunk p50 {r['ttfc_p50_ms']:.3f} ms, {r['chunks_per_s']:.0f} chunks/s", file=sys.stderr)
+    out["streaming"] = await streaming(clients, {c.name: _scaled(c.name, args.streams, args.slow_factor) for c in clients})
+    for name, r in out["streaming"].items():
+        print(f"streaming  {name:>22}: first chunk p50 {r['ttfc_p50_ms']:.3f} ms, {r['chunks_per_s']:.0f} chunks/s", file=sys.stderr)
     await watch.stop()
     ours = [c for c in clients if c.telemetry is not None]
     if args.paced_rate and ours:

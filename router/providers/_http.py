@@ -274,23 +274,23 @@ class SSE:
         self._slots: asyncio.Semaphore | None = slots
         self._chunks = resp.chunks()
         self._parser = EventParser()
-        self._ready: deque[tuple[str, bytes]] = deque()
-        self._ended = False
+        self._last: deque[tuple[str, bytes]] | None = None  # the events ``close`` gave, at the end of the body
 
     async def next(self) -> tuple[str, bytes] | None:
-        """The next event that carries data, or ``None`` at the end of the body."""
-        ready = self._ready
-        while not ready:
-            if self._ended:
-                return None
+        """The next event that carries data, or ``None`` at the end of the body. Events are
+        parsed one at a time, as they are asked for (``EventParser.next``)."""
+        parser = self._parser
+        while self._last is None:
+            event = parser.next()
+            if event is not None:
+                return event
             try:
                 data = await self._chunks.__anext__()
             except StopAsyncIteration:
-                self._ended = True
-                ready.extend(self._parser.close())
-                continue
-            ready.extend(self._parser.feed(data))
-        return ready.popleft()
+                self._last = deque(parser.close())
+                break
+            parser.push(data)
+        return self._last.popleft() if self._last else None
 
     def json(self, data: bytes | str) -> Any:
         """One event's data parsed, ``InvalidResponseError`` when it is not JSON."""

@@ -46,6 +46,42 @@ def test_sse_events_whatever_the_chunking_and_line_endings() -> None:
         assert parse([body[i : i + 1] for i in range(len(body))]) == EVENTS
 
 
+def test_sse_events_are_parsed_as_they_are_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a whole answer in one read: the first event is handed over after its own lines only,
+    # not after every line of the body (the time to the first chunk of a stream)
+    body = b"".join(b"data: {\"n\": %d}\n\n" % i for i in range(50)) + b"data: [DONE]\n\n"
+    lines_read = 0
+    line = EventParser._line
+
+    def counting(self: EventParser, buf: bytes, start: int, end: int) -> object:
+        nonlocal lines_read
+        lines_read += 1
+        return line(self, buf, start, end)
+
+    monkeypatch.setattr(EventParser, "_line", counting)
+    p = EventParser()
+    p.push(body)
+    assert p.next() == ("message", b'{"n": 0}')
+    assert lines_read == 2  # its data line and the blank line that ends it
+    rest = []
+    while (event := p.next()) is not None:
+        rest.append(event)
+    assert rest == [("message", b'{"n": %d}' % i) for i in range(1, 50)] + [("message", b"[DONE]")]
+    assert p.close() == []
+
+
+def test_sse_next_waits_for_the_line_that_ends_an_event() -> None:
+    p = EventParser()
+    p.push(b"data: a\n")
+    assert p.next() is None
+    p.push(b"\r")  # half of a \r\n: not yet a blank line
+    assert p.next() is None
+    p.push(b"\ndata: b")
+    assert p.next() == ("message", b"a")
+    assert p.next() is None
+    assert p.close() == [("message", b"b")]
+
+
 def test_sse_last_event_without_its_blank_line_still_counts() -> None:
     assert parse([b"data: x\n\ndata: y"]) == [("message", b"x"), ("message", b"y")]
     assert parse([b"event: ping\n\n"]) == []
