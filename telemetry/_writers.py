@@ -145,12 +145,13 @@ class BatchWriter:
             raise
 
     def insert_calls(self, cur: Any, rows: Rows) -> int:
-        """Insert call rows, skipping stored call ids; returns how many were inserted."""
-        cur.executemany(self.sql["calls"], rows.tuples())
-        return int(cur.rowcount)
+        """Insert call rows, skipping stored call ids; returns how many were inserted (each
+        dialect's own way: multi-row ``INSERT``s, ``COPY``)."""
+        raise NotImplementedError
 
     def insert_attempts(self, cur: Any, rows: Rows) -> None:
-        cur.executemany(self.sql["attempts"], rows.tuples())
+        """Insert attempt rows (each dialect's own way)."""
+        raise NotImplementedError
 
     def _without_duplicates(self, cur: Any, calls: Rows, attempts: Rows) -> tuple[Rows, Rows]:
         """The calls whose id is not stored yet (the first of repeated ones), and their attempts."""

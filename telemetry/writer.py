@@ -20,14 +20,14 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ._stats import Marker, TelemetryStats, queued_records
-from .errors import SchemaVersionError, TelemetryDropWarning
-from .records import LLMCallRecord
+from ._dbapi import is_data_error, is_unavailable_error
 from ._queued import call_id_of
 from ._rows import encode_line
+from ._stats import Marker, TelemetryStats, queued_records
 from ._validate import clean_record
+from .errors import SchemaVersionError, TelemetryDropWarning
+from .records import LLMCallRecord
 from .spool import Spool
-from ._dbapi import is_data_error, is_unavailable_error
 from .store import TelemetryStore
 
 __all__ = ["Marker", "TelemetryStats", "Writer", "queued_records"]  # the first, second and last from _stats
